@@ -1,0 +1,53 @@
+"""Formicary: multilayer perceptrons from first principles, on NumPy.
+
+Each neuron is a simple unit, an ant; the network is the ant hill (a
+formicary) where the intelligence comes from.
+
+>>> import formicary as fc
+>>> net = fc.MLP([3, 2, 1], activation="sigmoid", output_activation="sigmoid", seed=0)
+>>> net.layers[0].weights.shape
+(2, 3)
+"""
+
+from formicary import activations, datasets, losses, metrics, optimizers, schedules
+from formicary.activations import Activation, Interval
+from formicary.callbacks import Callback, EarlyStopping
+from formicary.gradcheck import GradientCheck, gradient_check
+from formicary.layers import Dense
+from formicary.losses import Loss
+from formicary.network import MLP, Gradients, Trace
+from formicary.optimizers import SGD, Adam, Optimizer, RMSprop
+from formicary.serialization import ModelFileError, load, save
+from formicary.training import History, TrainingDivergedError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "Dense",
+    "Trace",
+    "Gradients",
+    "Activation",
+    "Interval",
+    "Loss",
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "RMSprop",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "TrainingDivergedError",
+    "GradientCheck",
+    "gradient_check",
+    "ModelFileError",
+    "save",
+    "load",
+    "activations",
+    "losses",
+    "optimizers",
+    "schedules",
+    "metrics",
+    "datasets",
+    "__version__",
+]
