@@ -30,17 +30,17 @@ __all__ = [
     "Activation",
     "Interval",
     "available",
+    "gelu",
     "get",
-    "register",
-    "unregister",
-    "sigmoid",
-    "relu",
-    "tanh",
     "identity",
     "leaky_relu",
-    "softplus",
-    "gelu",
+    "register",
+    "relu",
+    "sigmoid",
     "softmax",
+    "softplus",
+    "tanh",
+    "unregister",
 ]
 
 ArrayFunction = Callable[..., np.ndarray]
@@ -482,7 +482,7 @@ def register(
     *,
     derivative_of: Literal["z", "a"] = "z",
     domain: Interval | tuple[float, float] = REALS,
-    range: Interval | tuple[float, float] = REALS,  # noqa: A002 - the lecture's word
+    range: Interval | tuple[float, float] = REALS,
     init: Literal["glorot", "he"] = "glorot",
     latex: str | None = None,
     overwrite: bool = False,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["xor", "circles", "moons", "spirals", "gaussians", "plane", "GENERATED"]
+__all__ = ["GENERATED", "circles", "gaussians", "moons", "plane", "spirals", "xor"]
 
 
 def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:

@@ -21,15 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "Loss",
-    "MeanSquaredError",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
+    "Loss",
+    "MeanSquaredError",
     "available",
-    "get",
-    "mse",
     "binary_cross_entropy",
     "categorical_cross_entropy",
+    "get",
+    "mse",
 ]
 
 
@@ -61,7 +61,9 @@ class Loss:
         """Per-sample ``de_i/da``, same shape as ``a``."""
         raise NotImplementedError
 
-    def fused_delta(self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def fused_delta(
+        self, a: np.ndarray, y: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """``delta^(L) = a - y``, valid when the output activation is in ``fused_with``."""
         return np.subtract(a, y, out=out)
 

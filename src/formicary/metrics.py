@@ -11,7 +11,7 @@ import numpy as np
 
 from formicary import losses as _losses
 
-__all__ = ["accuracy", "r2", "get", "default_for", "Accumulator"]
+__all__ = ["Accumulator", "accuracy", "default_for", "get", "r2"]
 
 
 def _predicted_labels(y: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

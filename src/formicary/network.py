@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from formicary.optimizers import Optimizer
     from formicary.training import History
 
-__all__ = ["MLP", "Trace", "Gradients"]
+__all__ = ["MLP", "Gradients", "Trace"]
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 
 from formicary import schedules as _schedules
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get", "available"]
+__all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "available", "get"]
 
 
 class Optimizer:
@@ -296,9 +296,7 @@ def get(optimizer: str | Optimizer, **kwargs: Any) -> Optimizer:
             raise TypeError("keyword arguments only apply when the optimizer is given by name")
         return optimizer
     if not isinstance(optimizer, str):
-        raise TypeError(
-            f"optimizer must be a name or an Optimizer, got {type(optimizer).__name__}"
-        )
+        raise TypeError(f"optimizer must be a name or an Optimizer, got {type(optimizer).__name__}")
     key = optimizer.strip().lower()
     if key not in _OPTIMIZERS:
         close = difflib.get_close_matches(key, list(_OPTIMIZERS), n=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-__all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "InverseScaling", "get"]
+__all__ = ["Constant", "ExponentialDecay", "InverseScaling", "Schedule", "StepDecay", "get"]
 
 
 @dataclass(frozen=True)

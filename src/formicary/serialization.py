@@ -30,7 +30,7 @@ from formicary import activations as _activations
 if TYPE_CHECKING:
     from formicary.network import MLP
 
-__all__ = ["save", "load", "ModelFileError", "FORMAT_VERSION"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
 
 FORMAT = "formicary"
 FORMAT_VERSION = 1

@@ -117,7 +117,9 @@ class History:
                 row.append(f"{self.val_metric[i]:.4f}")
             rows.append(row)
         widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
-        return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+        return "\n".join(
+            "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows
+        )
 
     def __repr__(self) -> str:
         last = f", last loss={self.loss[-1]:.6g}" if self.loss else ""
@@ -265,7 +267,9 @@ def fit(
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
-    X = as_float_array(X, "X", dtype=None if getattr(X, "dtype", None) in (np.float32, np.float64) else net.dtype)
+    X = as_float_array(
+        X, "X", dtype=None if getattr(X, "dtype", None) in (np.float32, np.float64) else net.dtype
+    )
     if X.dtype != net.dtype:
         net.astype(X.dtype)
     X = check_inputs(X, net.n_inputs)
@@ -286,7 +290,9 @@ def fit(
             raise ValueError("give validation_data or validation_split, not both")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
-        X_val = check_inputs(as_float_array(validation_data[0], "X_val", dtype=X.dtype), net.n_inputs)
+        X_val = check_inputs(
+            as_float_array(validation_data[0], "X_val", dtype=X.dtype), net.n_inputs
+        )
         y_val = check_targets(validation_data[1], X_val.shape[0], net.n_outputs, X.dtype, loss.name)
     elif validation_split:
         X, y, weights, X_val, y_val = _split_validation(X, y, weights, validation_split, rng)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_inputs", "check_targets", "check_finite", "resolve_dtype"]
+__all__ = ["as_float_array", "check_finite", "check_inputs", "check_targets", "resolve_dtype"]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
