@@ -16,6 +16,8 @@ network, with one clear error per kind of bad file.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import tempfile
@@ -94,10 +96,8 @@ def save(net: MLP, path: str | os.PathLike[str], extra: dict[str, Any] | None = 
             os.fsync(stream.fileno())
         os.replace(temp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp_name)
-        except OSError:
-            pass
         raise
     return path
 
@@ -202,7 +202,7 @@ def load(path: str | os.PathLike[str]) -> MLP:
                 "formicary.activations.register before loading",
             ) from exc
         layers.append(Dense(n_in, n_out, activation, weights=weights, bias=bias, dtype=dtype))
-    for prev, nxt in zip(layers, layers[1:], strict=False):
+    for prev, nxt in itertools.pairwise(layers):
         if prev.n_out != nxt.n_in:
             raise _fail(path, "is corrupted: consecutive layer sizes do not match")
     net = MLP(layers)

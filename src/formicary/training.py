@@ -168,7 +168,7 @@ def _split_validation(
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_split must be in (0, 1), got {fraction!r}")
     n = X.shape[0]
-    n_val = int(round(n * fraction))
+    n_val = round(n * fraction)
     if n_val < 1 or n - n_val < 1:
         raise ValueError(
             f"validation_split={fraction} of {n} samples leaves an empty training or validation "
