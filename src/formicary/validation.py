@@ -157,12 +157,12 @@ def check_targets(y: Any, n_samples: int, n_outputs: int, dtype: np.dtype, loss:
             f"y has {y_arr.shape[1]} column(s) but the output layer has {n_outputs} neuron(s); "
             "change the last layer size or the targets"
         )
-    if loss in ("binary_cross_entropy", "categorical_cross_entropy"):
-        if y_arr.min() < 0 or y_arr.max() > 1:
-            raise ValueError(
-                f"{loss} needs targets in [0, 1] but y ranges over [{y_arr.min():g}, "
-                f"{y_arr.max():g}]; encode classes as 0/1 (or one-hot) or use loss='mse'"
-            )
+    probabilistic = loss in ("binary_cross_entropy", "categorical_cross_entropy")
+    if probabilistic and (y_arr.min() < 0 or y_arr.max() > 1):
+        raise ValueError(
+            f"{loss} needs targets in [0, 1] but y ranges over [{y_arr.min():g}, "
+            f"{y_arr.max():g}]; encode classes as 0/1 (or one-hot) or use loss='mse'"
+        )
     return y_arr
 
 
