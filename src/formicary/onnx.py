@@ -1,0 +1,316 @@
+"""Export a trained network to ONNX, the format serving runtimes read (extra ``formicary[onnx]``).
+
+Each layer becomes the lecture's two steps as standard operators::
+
+    z^(l) = W^(l) a^(l-1) + b^(l)   ->  Gemm(a, W, b, transB=1)   (W kept as (n_out, n_in))
+    a^(l) = sigma(z^(l))            ->  Sigmoid / Relu / Tanh / LeakyRelu / Softplus / Gelu / Softmax
+
+Preprocessing saved by the command line (standardisation, one-hot encoding) is
+put in front of the first layer, so the exported graph takes the same raw
+columns ``formicary predict`` takes. Every graph is checked with
+``onnx.checker`` before it is written, and written atomically. An activation
+ONNX cannot express (a custom one registered by the user) is refused: no file
+is written rather than a wrong one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from formicary.validation import resolve_dtype
+
+if TYPE_CHECKING:
+    from formicary.network import MLP
+
+__all__ = ["EXPRESSIBLE", "export", "to_onnx"]
+
+#: Activations ONNX can express, and the operators that compute them.
+EXPRESSIBLE = {
+    "identity": "(none: z passes through)",
+    "sigmoid": "Sigmoid",
+    "relu": "Relu",
+    "tanh": "Tanh",
+    "leaky_relu": "LeakyRelu(alpha=slope)",
+    "softplus": "Softplus",
+    "gelu": 'Gelu(approximate="tanh") from opset 20, else Mul/Add/Tanh',
+    "softmax": "Softmax(axis=-1)",
+}
+DEFAULT_OPSET = 17
+GELU_OPSET = 20
+#: Softmax along one axis and Squeeze with an axes input need opset 13.
+MIN_OPSET = 13
+GELU_C = float(np.sqrt(2.0 / np.pi))
+GELU_K = 0.044715
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError(
+            "ONNX export needs the onnx package; install it with: pip install 'formicary[onnx]'"
+        ) from None
+    return onnx
+
+
+class _Graph:
+    """Collects nodes and initialisers with unique, readable names."""
+
+    def __init__(self, onnx: Any, dtype: np.dtype) -> None:
+        self.onnx = onnx
+        self.helper = onnx.helper
+        self.dtype = dtype
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._count = 0
+
+    def constant(self, name: str, value: Any, dtype: Any = None) -> str:
+        array = np.asarray(value, dtype=dtype if dtype is not None else self.dtype)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
+        self._count += 1
+        output = output or f"{op.lower()}_{self._count}"
+        self.nodes.append(
+            self.helper.make_node(op, inputs, [output], name=f"{op}_{self._count}", **attrs)
+        )
+        return output
+
+
+def _check_activations(net: MLP) -> None:
+    for l, layer in enumerate(net.layers, start=1):
+        name = layer.activation.name
+        if name not in EXPRESSIBLE:
+            raise ValueError(
+                f"layer {l} uses the custom activation {name!r}, which ONNX export cannot "
+                f"express (ONNX knows only the built-ins: {', '.join(sorted(EXPRESSIBLE))}); "
+                "nothing was written. Retrain with a built-in activation to export this model"
+            )
+
+
+def _activation(
+    graph: _Graph, name: str, params: dict[str, Any], z: str, opset: int, prefix: str, out: str
+) -> str:
+    """The nodes computing ``a = sigma(z)``; returns the name of ``a``."""
+    if name == "identity":
+        return z
+    if name == "sigmoid":
+        return graph.node("Sigmoid", [z], out)
+    if name == "relu":
+        return graph.node("Relu", [z], out)
+    if name == "tanh":
+        return graph.node("Tanh", [z], out)
+    if name == "leaky_relu":
+        return graph.node("LeakyRelu", [z], out, alpha=float(params.get("slope", 0.01)))
+    if name == "softmax":
+        return graph.node("Softmax", [z], out, axis=-1)
+    if name == "softplus":
+        if graph.dtype == np.float32:
+            return graph.node("Softplus", [z], out)
+        # float64 Softplus is missing in common runtimes: max(z, 0) + log(1 + e^-|z|), stable
+        one = graph.constant(f"{prefix}_one", 1.0)
+        tail = graph.node("Exp", [graph.node("Neg", [graph.node("Abs", [z])])])
+        tail = graph.node("Log", [graph.node("Add", [one, tail])])
+        return graph.node("Add", [graph.node("Relu", [z]), tail], out)
+    if name == "gelu":
+        if opset >= GELU_OPSET:
+            return graph.node("Gelu", [z], out, approximate="tanh")
+        # 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))
+        cube = graph.node("Mul", [z, graph.node("Mul", [z, z])])
+        inner = graph.node(
+            "Add", [z, graph.node("Mul", [cube, graph.constant(f"{prefix}_k", GELU_K)])]
+        )
+        t = graph.node("Tanh", [graph.node("Mul", [inner, graph.constant(f"{prefix}_c", GELU_C)])])
+        half = graph.node("Mul", [z, graph.constant(f"{prefix}_half", 0.5)])
+        return graph.node(
+            "Mul", [half, graph.node("Add", [t, graph.constant(f"{prefix}_one", 1.0)])], out
+        )
+    raise AssertionError(name)  # _check_activations ran first
+
+
+def _preprocessing(net: MLP, preprocessing: Any) -> Any:
+    """The preprocessing to put in front: given, or the one the CLI saved in ``net.metadata``."""
+    if preprocessing is False:
+        return None
+    if preprocessing is None:
+        preprocessing = net.metadata.get("preprocessing")
+        if not preprocessing:
+            return None
+    if hasattr(preprocessing, "to_dict"):
+        preprocessing = preprocessing.to_dict()
+    if not isinstance(preprocessing, dict):
+        raise TypeError(
+            "preprocessing must be a dict such as {'mean': [...], 'scale': [...]} or the "
+            f"preprocessing saved by the command line, got {type(preprocessing).__name__}"
+        )
+    return preprocessing
+
+
+def _standardise(graph: _Graph, x: str, spec: dict[str, Any], n_inputs: int) -> str:
+    """``(x - mean) / scale`` as Sub and Div nodes."""
+    mean = np.asarray(spec["mean"], dtype=graph.dtype)
+    scale = np.asarray(spec.get("scale", spec.get("std")), dtype=graph.dtype)
+    if mean.shape != (n_inputs,) or scale.shape != (n_inputs,):
+        raise ValueError(
+            f"preprocessing mean/scale have shapes {mean.shape}/{scale.shape} but the network "
+            f"takes {n_inputs} inputs"
+        )
+    if np.any(scale == 0) or not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+        raise ValueError("preprocessing scale must be finite and non-zero, mean finite")
+    centred = graph.node("Sub", [x, graph.constant("preprocess_mean", mean)], "centred")
+    return graph.node("Div", [centred, graph.constant("preprocess_scale", scale)], "standardised")
+
+
+def to_onnx(
+    net: MLP,
+    preprocessing: Any = None,
+    *,
+    opset: int | None = None,
+    dtype: Any = "float32",
+    labels: bool = True,
+    name: str = "formicary_mlp",
+) -> Any:
+    """The network as a checked ``onnx.ModelProto`` (see :func:`export`)."""
+    onnx = _onnx()
+    helper = onnx.helper
+    _check_activations(net)
+    dtype = resolve_dtype(dtype)
+    if opset is None:
+        uses_gelu = any(layer.activation.name == "gelu" for layer in net.layers)
+        opset = GELU_OPSET if uses_gelu else DEFAULT_OPSET
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
+        raise TypeError(f"opset must be an integer, got {opset!r}")
+    opset = int(opset)
+    if opset < MIN_OPSET:
+        raise ValueError(f"ONNX export needs opset {MIN_OPSET} or newer, got opset={opset}")
+    if opset > onnx.defs.onnx_opset_version():
+        raise ValueError(
+            f"opset {opset} is newer than the installed onnx package knows "
+            f"({onnx.defs.onnx_opset_version()}); upgrade onnx or ask for an older opset"
+        )
+    elem = helper.np_dtype_to_tensor_dtype(dtype)
+    graph = _Graph(onnx, dtype)
+    a = "input"
+    spec = _preprocessing(net, preprocessing)
+    if spec is not None:
+        a = _standardise(graph, a, spec, net.n_inputs)
+    last = len(net.layers)
+    for l, layer in enumerate(net.layers, start=1):
+        weights = graph.constant(f"W{l}", layer.weights)  # (n_out, n_in): the lecture's W^(l)
+        bias = graph.constant(f"b{l}", layer.bias)
+        act = layer.activation
+        final = l == last
+        z_name = "output" if final and act.name == "identity" else f"z{l}"
+        z = graph.node("Gemm", [a, weights, bias], z_name, transB=1)
+        a = _activation(
+            graph, act.name, act.params, z, opset, f"layer{l}", "output" if final else f"a{l}"
+        )
+    outputs = [helper.make_tensor_value_info("output", elem, ["N", net.n_outputs])]
+    out_name = net.output_activation.name
+    if labels and out_name == "softmax":
+        graph.node("ArgMax", ["output"], "label", axis=1, keepdims=0)
+        outputs.append(helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"]))
+    elif labels and out_name == "sigmoid":
+        # a >= 0.5 for each sigmoid neuron (one label per sample for a single neuron)
+        half = graph.constant("threshold", 0.5)
+        decided = graph.node("GreaterOrEqual", ["output", half])
+        if net.n_outputs == 1:
+            axes = graph.constant("label_axes", [1], dtype=np.int64)
+            decided = graph.node("Squeeze", [decided, axes])
+            shape: list[Any] = ["N"]
+        else:
+            shape = ["N", net.n_outputs]
+        graph.node("Cast", [decided], "label", to=onnx.TensorProto.INT64)
+        outputs.append(helper.make_tensor_value_info("label", onnx.TensorProto.INT64, shape))
+    inputs = [helper.make_tensor_value_info("input", elem, ["N", net.n_inputs])]
+    body = helper.make_graph(graph.nodes, name, inputs, outputs, graph.initializers)
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(
+        body,
+        opset_imports=opsets,
+        producer_name="formicary",
+        ir_version=helper.find_min_ir_version_for(opsets),
+        doc_string=f"Formicary MLP {'-'.join(map(str, net.sizes))}",
+    )
+    from formicary import __version__
+
+    props = {
+        "formicary_version": __version__,
+        "layers": json.dumps([layer.activation.spec for layer in net.layers]),
+    }
+    for key in ("classes", "target", "features"):
+        if key in net.metadata:
+            props[key] = json.dumps(net.metadata[key], default=str)
+    helper.set_model_props(model, props)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def export(
+    net: MLP,
+    path: str | os.PathLike[str],
+    preprocessing: Any = None,
+    *,
+    opset: int | None = None,
+    dtype: Any = "float32",
+    labels: bool = True,
+) -> Path:
+    """Write ``net`` as an ONNX model to ``path`` (atomically) and return the path.
+
+    Parameters
+    ----------
+    net : MLP
+    path : str or Path
+        The ``.onnx`` file to write.
+    preprocessing : dict, False or None
+        ``{"mean": [...], "scale": [...]}`` to apply ``(x - mean) / scale``
+        in the graph; ``None`` uses what the command line saved in
+        ``net.metadata["preprocessing"]``; ``False`` leaves it out.
+    opset : int, optional
+        ONNX operator set, at least 13 (default 17, or 20 when a layer uses
+        GELU, whose ``Gelu(approximate="tanh")`` operator appeared in opset 20;
+        below 20 GELU is written out with ``Mul``/``Add``/``Tanh``).
+    dtype : {"float32", "float64"}
+        Element type of the graph's input, weights and output.
+    labels : bool
+        Also output ``label`` (int64) for sigmoid/softmax outputs: the arg-max
+        neuron, or ``a >= 0.5``.
+
+    The graph has input ``input`` of shape ``(N, n_inputs)`` and output
+    ``output`` of shape ``(N, n_outputs)``, equal to ``net.predict``.
+
+    Raises
+    ------
+    ValueError
+        A layer uses an activation ONNX cannot express (nothing is written).
+    ImportError
+        The ``onnx`` package is missing.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name such as model.onnx")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
+    model = to_onnx(net, preprocessing, opset=opset, dtype=dtype, labels=labels)
+    data = model.SerializeToString()
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    return path
