@@ -162,12 +162,22 @@ class Activation:
 
 
 def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """sigma(z) = 1 / (1 + e^-z), stable: only ever ``exp(-|z|)`` is computed."""
-    negative = z < 0  # before ``out`` (which may be ``z`` itself) is written
-    e = np.exp(-np.abs(z))
-    out = np.divide(1.0, 1.0 + e, out=out, dtype=e.dtype)
-    np.multiply(out, e, out=out, where=negative)
-    return out
+    """sigma(z) = 1 / (1 + e^-z), without warnings or NaN for any finite ``z``.
+
+    For very negative ``z`` the intermediate ``e^-z`` overflows to ``inf`` and
+    ``1 / (1 + inf)`` gives the correct limit 0, so only that overflow warning
+    is silenced; every other ``z`` keeps full relative precision (no
+    cancellation: no difference of nearly equal numbers is ever taken).
+    Four vectorised passes and no masked (``where=``) ufunc, which is several
+    times slower.
+    """
+    if z.dtype.kind != "f":
+        z = z.astype(np.float64)
+    with np.errstate(over="ignore"):
+        out = np.negative(z, out=out)
+        np.exp(out, out=out)
+    np.add(out, 1.0, out=out)
+    return np.reciprocal(out, out=out)
 
 
 def _sigmoid_derivative(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
