@@ -14,6 +14,7 @@ biases) and a learning-rate :mod:`schedule <formicary.schedules>`.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,10 +25,54 @@ from formicary import schedules as _schedules
 __all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "available", "get"]
 
 
+#: Elementwise updates run over chunks of this many bytes, so that one chunk of
+#: the parameter, its gradient, every state array and the scratch buffer stay in
+#: the core's L2 cache across the update's passes (no full-size temporaries).
+CHUNK_BYTES = 1 << 18
+
+
+def _segments(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
+    """One 1-D array spanning ``arrays`` if they lie back to back in one buffer, else None.
+
+    That is the layout :class:`~formicary.network.MLP` gives its parameters (and
+    its training workspace the gradients), so an update can treat all of them
+    as one vector: a handful of NumPy calls per step instead of a handful per
+    parameter array.
+    """
+    first = arrays[0]
+    base = first.base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    dtype = first.dtype
+    start = first.__array_interface__["data"][0]
+    address = start
+    for array in arrays:
+        if (
+            array.base is not base
+            or array.dtype != dtype
+            or not array.flags.c_contiguous
+            or array.__array_interface__["data"][0] != address
+        ):
+            return None
+        address += array.nbytes
+    offset = (start - base.__array_interface__["data"][0]) // dtype.itemsize
+    return base[offset : offset + (address - start) // dtype.itemsize]
+
+
 class Optimizer:
-    """Base class. Subclasses implement :meth:`_update` for one parameter array."""
+    """Base class. Subclasses implement :meth:`_update` for one parameter array.
+
+    A subclass whose update is element by element and whose state is a set of
+    arrays shaped like the parameter (named in ``_state_keys``) sets
+    ``_elementwise = True``; it is then run over all parameters at once when
+    they share one buffer, in cache-sized chunks, with the state kept as views
+    of one vector per key. Other subclasses get one call per parameter array
+    with a full-size scratch array ``tmp``, as documented for :meth:`_update`.
+    """
 
     name = "optimizer"
+    _elementwise = False
+    _state_keys: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -47,6 +92,10 @@ class Optimizer:
         self.schedule = _schedules.get(schedule)
         self.iterations = 0
         self._state: list[dict[str, np.ndarray]] | None = None
+        self._group: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        self._layout: tuple[list[np.ndarray], list[np.ndarray], Any] | None = None
+        self._scratch: np.ndarray | None = None
+        self._decayed: np.ndarray | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Apply the schedule: the learning rate used during epoch ``epoch`` (from 0)."""
@@ -55,6 +104,8 @@ class Optimizer:
     def reset(self) -> None:
         """Forget all state (velocities, moments, step count)."""
         self._state = None
+        self._group = None
+        self._layout = None
         self.iterations = 0
         self.learning_rate = self.initial_learning_rate
 
@@ -80,29 +131,143 @@ class Optimizer:
             raise ValueError(f"got {len(params)} parameters but {len(grads)} gradients")
         if self._state is None or len(self._state) != len(params):
             self._state = [{} for _ in params]
-        self.iterations += 1
+            self._group = None
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             if param.shape != grad.shape:
                 raise ValueError(
                     f"parameter {i} has shape {param.shape} but its gradient {grad.shape}"
                 )
-            state = self._state[i]
-            scratch = state.get("scratch")
-            if scratch is None or scratch.shape != param.shape or scratch.dtype != param.dtype:
-                state.clear()
-                scratch = state["scratch"] = np.empty_like(param)
+        self.iterations += 1
+        if self.weight_decay:
+            grads = self._with_weight_decay(params, grads, decay)
+        if not self._elementwise:
+            for param, grad, state in zip(params, grads, self._state, strict=True):
+                scratch = state.get("scratch")
+                if scratch is None or scratch.shape != param.shape or scratch.dtype != param.dtype:
+                    state.clear()
+                    scratch = state["scratch"] = np.empty_like(param)
+                self._update(param, grad, state, scratch)
+            return
+        flat = self._flat_layout(params, grads)
+        if flat is not None:
+            flat_param, flat_grad = flat
+            self._run(flat_param, flat_grad, self._group_state(params, flat_param))
+            return
+        for param, grad, state in zip(params, grads, self._state, strict=True):
+            self._run(param, grad, state)
+
+    # ------------------------------------------------------------------ internals
+    def _with_weight_decay(
+        self,
+        params: Sequence[np.ndarray],
+        grads: Sequence[np.ndarray],
+        decay: Sequence[bool] | None,
+    ) -> list[np.ndarray]:
+        """``g = de/dw + lambda w`` for the decayed parameters, in one reused buffer."""
+        total = sum(p.size for p in params)
+        dtype = np.result_type(*params)
+        buffer = self._decayed
+        if buffer is None or buffer.size != total or buffer.dtype != dtype:
+            buffer = self._decayed = np.empty(total, dtype=dtype)
+        out, offset = [], 0
+        for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+            target = buffer[offset : offset + param.size].reshape(param.shape)
+            offset += param.size
             use_decay = decay[i] if decay is not None else param.ndim == 2
-            if self.weight_decay and use_decay:
-                # g = de/dw + lambda w, into the scratch buffer
-                np.multiply(param, self.weight_decay, out=scratch)
-                scratch += grad
-                grad = scratch
-                scratch = state.setdefault("scratch2", np.empty_like(param))
-            self._update(param, grad, state, scratch)
+            if use_decay:
+                np.multiply(param, self.weight_decay, out=target)
+                target += grad
+            else:
+                np.copyto(target, grad)
+            out.append(target)
+        return out
+
+    def _flat_layout(
+        self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``params`` and ``grads`` each as one vector, when both lie back to back in memory."""
+        cached = self._layout
+        if (
+            cached is not None
+            and len(cached[0]) == len(params)
+            and all(a is b for a, b in zip(cached[0], params, strict=True))
+            and all(a is b for a, b in zip(cached[1], grads, strict=True))
+        ):
+            return cached[2]
+        flat_param = _segments(params)
+        flat_grad = _segments(grads) if flat_param is not None else None
+        result = None
+        if flat_grad is not None and flat_grad.dtype == flat_param.dtype:
+            result = (flat_param, flat_grad)
+        self._layout = (list(params), list(grads), result)
+        return result
+
+    def _group_state(
+        self, params: Sequence[np.ndarray], flat_param: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """State vectors for the whole parameter vector, shared as views with each parameter.
+
+        State built up by earlier per-array calls is copied in, so the two ways
+        of calling :meth:`step` can be mixed without losing momentum.
+        """
+        group = self._group
+        if group is not None and group[0] is flat_param:
+            return group[1]
+        if (
+            group is not None
+            and group[0].base is flat_param.base
+            and (
+                group[0].__array_interface__["data"] == flat_param.__array_interface__["data"]
+                and group[0].shape == flat_param.shape
+            )
+        ):
+            self._group = (flat_param, group[1])
+            return group[1]
+        assert self._state is not None
+        state: dict[str, np.ndarray] = {}
+        for key in self._state_keys:
+            vector = np.zeros_like(flat_param)
+            offset = 0
+            for param, per_param in zip(params, self._state, strict=True):
+                view = vector[offset : offset + param.size].reshape(param.shape)
+                offset += param.size
+                old = per_param.get(key)
+                if old is not None and old.shape == param.shape:
+                    np.copyto(view, old)
+                per_param[key] = view
+            state[key] = vector
+        self._group = (flat_param, state)
+        return state
+
+    def _ensure_state(self, param: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        for key in self._state_keys:
+            array = state.get(key)
+            if array is None or array.shape != param.shape or array.dtype != param.dtype:
+                state[key] = np.zeros_like(param)
+
+    def _run(self, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        """Apply :meth:`_update` to ``param`` in chunks that stay in cache."""
+        self._ensure_state(param, state)
+        size = param.size
+        chunk = max(1024, CHUNK_BYTES // param.dtype.itemsize)
+        scratch = self._scratch
+        need = min(size, chunk)
+        if scratch is None or scratch.size < need or scratch.dtype != param.dtype:
+            scratch = self._scratch = np.empty(need, dtype=param.dtype)
+        if size <= chunk:
+            self._update(param, grad, state, scratch[:size].reshape(param.shape))
+            return
+        flat_p, flat_g = param.reshape(-1), grad.reshape(-1)
+        flat_state = {key: state[key].reshape(-1) for key in self._state_keys}
+        for start in range(0, size, chunk):
+            stop = min(start + chunk, size)
+            part = {key: value[start:stop] for key, value in flat_state.items()}
+            self._update(flat_p[start:stop], flat_g[start:stop], part, scratch[: stop - start])
 
     def _update(
         self, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], tmp: np.ndarray
     ) -> None:
+        """Update ``param`` in place; ``tmp`` is scratch space of the same shape."""
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -137,6 +302,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    _elementwise = True
 
     def __init__(
         self,
@@ -154,6 +320,7 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True needs a momentum > 0")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
+        self._state_keys = ("velocity",) if self.momentum else ()
 
     def _update(self, param, grad, state, tmp):
         eta = self.learning_rate
@@ -190,6 +357,8 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    _elementwise = True
+    _state_keys = ("m", "v")
 
     def __init__(
         self,
@@ -210,25 +379,23 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _update(self, param, grad, state, tmp):
-        m = state.get("m")
-        if m is None:
-            m = state["m"] = np.zeros_like(param)
-            state["v"] = np.zeros_like(param)
-        v = state["v"]
+        # The moments are kept divided by (1 - beta): M = m / (1 - beta_1) and
+        # V = v / (1 - beta_2), which makes each update two or three passes
+        # (M = beta_1 M + g, V = beta_2 V + g^2) instead of four, and the
+        # constant factors move into the scalar step:
+        #   m / (sqrt(v) + eps) = (1 - b1) / sqrt(1 - b2) * M / (sqrt(V) + eps / sqrt(1 - b2))
+        m, v = state["m"], state["v"]
         t = self.iterations
         b1, b2 = self.beta_1, self.beta_2
-        # m = b1 m + (1 - b1) g
+        root = math.sqrt(1 - b2)
         m *= b1
-        np.multiply(grad, 1 - b1, out=tmp)
-        m += tmp
-        # v = b2 v + (1 - b2) g^2
-        v *= b2
+        m += grad
         np.multiply(grad, grad, out=tmp)
-        tmp *= 1 - b2
+        v *= b2
         v += tmp
-        step = self.learning_rate * np.sqrt(1 - b2**t) / (1 - b1**t)
+        step = self.learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t) * (1 - b1) / root
         np.sqrt(v, out=tmp)
-        tmp += self.epsilon
+        tmp += self.epsilon / root
         np.divide(m, tmp, out=tmp)
         tmp *= step
         param -= tmp
@@ -246,6 +413,8 @@ class RMSprop(Optimizer):
     """RMSprop: ``v = rho v + (1 - rho) g^2``, ``w = w - eta g / (sqrt(v) + epsilon)``."""
 
     name = "rmsprop"
+    _elementwise = True
+    _state_keys = ("v",)
 
     def __init__(
         self,
