@@ -56,6 +56,7 @@ __all__ = [
     "backward_pass",
     "forward",
     "forward_pass",
+    "latex_document",
     "lecture_example",
 ]
 
@@ -516,17 +517,32 @@ class _LatexDocument(_Document):
         return "\n\n".join(self.blocks).rstrip() + "\n"
 
     def document(self, title: str) -> str:
-        preamble = [
-            r"\documentclass[11pt]{article}",
-            r"\usepackage{amsmath}",
-            r"\usepackage[margin=2cm]{geometry}",
-            r"\allowdisplaybreaks",
-            rf"\setcounter{{MaxMatrixCols}}{{{self.max_columns}}}",
-            r"\begin{document}",
-            rf"\noindent\textbf{{\large {self.escape(title)}}}",
-            "",
-        ]
-        return "\n".join(preamble) + "\n" + self.render() + "\n\\end{document}\n"
+        return latex_document([self.render()], None, self.max_columns)
+
+
+def latex_document(
+    bodies: Sequence[str], title: str | None = None, max_matrix_columns: int = 20
+) -> str:
+    """A complete LaTeX document around bodies made with ``standalone=False``.
+
+    Needs only ``amsmath`` and ``geometry`` (both in every TeX distribution).
+    """
+    columns = max(10, int(max_matrix_columns))
+    preamble = [
+        r"\documentclass[11pt]{article}",
+        r"\usepackage{amsmath}",
+        r"\usepackage[margin=2cm]{geometry}",
+        r"\allowdisplaybreaks",
+        rf"\setcounter{{MaxMatrixCols}}{{{columns}}}",
+        r"\begin{document}",
+    ]
+    parts = list(bodies)
+    if title:
+        escaped = "".join(_LATEX_SPECIAL.get(c, c) for c in title)
+        parts.insert(0, f"\\noindent\\textbf{{\\Large {escaped}}}")
+    return (
+        "\n".join(preamble) + "\n" + "\n\n".join(p.rstrip() for p in parts) + "\n\\end{document}\n"
+    )
 
 
 class _MarkdownDocument(_Document):
@@ -767,8 +783,7 @@ def _write_forward(
     n = doc.m
     L = len(net.layers)
     x = trace.inputs[0]
-    if not isinstance(doc, _LatexDocument):
-        doc.heading(title, 1)
+    doc.heading(title, 1)
     doc.paragraph(
         doc.escape(
             f"The {_sizes(net)} network has {L} layer{'s' if L > 1 else ''} of neurons. "
@@ -1010,7 +1025,12 @@ def backward_pass(
     loss = _losses.get(loss)
     X = _as_sample(net, x)
     y_array = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-    if X.shape[0] == 1 and y_array.ndim <= 1 and y_array.size == net.n_outputs:
+    if X.shape[0] == 1 and y_array.ndim <= 1:
+        if y_array.size != net.n_outputs:
+            raise ValueError(
+                f"y has {y_array.size} value(s) but the output layer has {net.n_outputs} "
+                "neuron(s); give one target per output neuron"
+            )
         y_array = y_array.reshape(1, -1)
     trace = net.forward(X, trace=True)
     assert isinstance(trace, Trace)
@@ -1251,8 +1271,7 @@ def _write_backward(
     N = step.n_samples
     batch = N > 1
     samples, more_samples = _shown(N, max_samples)
-    if not isinstance(doc, _LatexDocument):
-        doc.heading(title, 1)
+    doc.heading(title, 1)
     loss_name = _LOSS_NAMES.get(step.loss.name, step.loss.name)
     doc.paragraph(
         doc.escape(f"Loss: {loss_name}. Learning rate "),

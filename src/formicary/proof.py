@@ -398,8 +398,7 @@ def _write_symbolic(
     sizes = proof.sizes
     L = len(sizes) - 1
     n_in = sizes[0]
-    if not isinstance(doc, _LatexDocument):
-        doc.heading(title, 1)
+    doc.heading(title, 1)
     doc.paragraph(
         doc.escape(
             f"Take the {_sizes_text(sizes)} network and give its neurons no activation, "
