@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -31,7 +32,8 @@ def test_export_writes_an_onnx_graph_that_predicts_like_the_model(tmp_path):
     net.save(tmp_path / "model.fcy")
     result = formicary("export", tmp_path / "model.fcy", "--onnx", tmp_path / "model.onnx")
     assert result.returncode == 0, result.stderr
-    assert "wrote" in result.stdout and "outputs output, label" in result.stdout
+    assert "wrote" in result.stdout and "outputs: output, label" in result.stdout
+    assert "inputs: input (2 columns)" in result.stdout
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     X32 = X.astype(np.float32)
     output, label = session.run(None, {"input": X32})
@@ -94,3 +96,51 @@ def test_a_custom_activation_is_refused_by_name(tmp_path):
         result, "layer 1 uses the custom activation 'cube_cli_test'", "nothing was written"
     )
     assert not (tmp_path / "c.onnx").exists()
+
+
+HAS_TRAIN = importlib.util.find_spec("formicary.cli.data_commands") is not None
+
+
+@pytest.mark.skipif(not HAS_TRAIN, reason="the CLI's train/predict commands are not installed")
+def test_train_export_predict_round_trip_keeps_the_preprocessing(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    n = 240
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(50, 10, n),
+            "colour": rng.choice(["red", "blue"], n),
+            "weight": rng.normal(3, 2, n),
+        }
+    )
+    score = frame["size"] / 10 + (frame["colour"] == "red") * 2 - frame["weight"]
+    frame["kind"] = np.where(score > score.median(), "big", "small")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    model, onnx_file = tmp_path / "m.fcy", tmp_path / "m.onnx"
+    trained = formicary(
+        "train",
+        tmp_path / "data.csv",
+        "--target",
+        "kind",
+        "--epochs",
+        "5",
+        "--out",
+        model,
+        "--quiet",
+    )
+    assert trained.returncode == 0, trained.stderr
+    exported = formicary("export", model, "--onnx", onnx_file)
+    assert exported.returncode == 0, exported.stderr
+    assert "colour (text)" in exported.stdout
+    predicted = formicary("predict", model, tmp_path / "data.csv", "-o", tmp_path / "p.csv", "-p")
+    assert predicted.returncode == 0, predicted.stderr
+    expected = pd.read_csv(tmp_path / "p.csv")
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    feeds = {
+        "size": frame[["size"]].to_numpy(np.float32),
+        "colour": frame[["colour"]].to_numpy(object),
+        "weight": frame[["weight"]].to_numpy(np.float32),
+    }
+    output, label = session.run(None, feeds)
+    np.testing.assert_array_equal(label, expected["prediction"].to_numpy(str))
+    np.testing.assert_allclose(output[:, 0], expected["probability_small"], rtol=1e-5, atol=1e-6)

@@ -152,3 +152,80 @@ def test_bad_export_requests_are_explained(tmp_path):
     with pytest.raises(TypeError, match="dtype must be"):
         export(net, tmp_path / "m.onnx", dtype="int8")
     assert not list(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- the CLI's preprocessing
+
+
+def table(n=300, seed=0):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    size = rng.normal(50, 10, n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    weight = rng.normal(3, 2, n)
+    score = size / 10 + (colour == "red") * 2 - weight
+    species = np.where(score > np.median(score), "big", "small")
+    species[score > np.quantile(score, 0.8)] = "huge"
+    return pd.DataFrame(
+        {
+            "size": size,
+            "colour": colour,
+            "weight": weight,
+            "species": species,
+            "price": score * 100 + 7,
+        }
+    )
+
+
+def feeds(frame, columns, dtype=np.float32):
+    """One (N, 1) input per column: numbers as floats, text as strings."""
+    return {
+        c: frame[[c]].to_numpy(dtype=dtype if frame[c].dtype.kind in "iuf" else object)
+        for c in columns
+    }
+
+
+def test_saved_one_hot_encoding_and_class_names_go_into_the_graph(tmp_path):
+    preprocessing = pytest.importorskip("formicary.preprocessing")
+    frame = table()
+    pre = preprocessing.Preprocessor.fit(frame.drop(columns="price"), target="species")
+    X = pre.transform(frame, np.float32)
+    codes = pre.encode_target(frame["species"])
+    net = fc.MLP([pre.n_inputs, 8, 3], "relu", "softmax", seed=0, dtype="float32")
+    net.fit(X, codes, epochs=10, optimizer="adam", learning_rate=0.01, seed=0)
+    net.metadata["preprocessing"] = pre.to_dict()
+    path = export(net, tmp_path / "m.onnx")
+    model = onnx.load(path)
+    assert [i.name for i in model.graph.input] == ["size", "colour", "weight"]
+    assert "Equal" in {node.op_type for node in model.graph.node}
+    test = table(100, seed=1)
+    test.loc[0, "colour"] = "purple"  # unseen in training: all zeros, as formicary predict does
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    output, label = session.run(None, feeds(test, ["size", "colour", "weight"]))
+    expected = net.predict(pre.transform(test, np.float32))
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(label, pre.decode(expected).astype(str))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert props["target"] == "species" and "huge" in props["classes"]
+
+
+def test_saved_numeric_scaling_and_regression_target_go_into_the_graph(tmp_path):
+    preprocessing = pytest.importorskip("formicary.preprocessing")
+    frame = table().drop(columns=["colour", "species"])
+    pre = preprocessing.Preprocessor.fit(frame, target="price")
+    net = fc.MLP([pre.n_inputs, 8, 1], "tanh", seed=0, dtype="float32")
+    net.metadata["preprocessing"] = pre.to_dict()
+    path = export(net, tmp_path / "r.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    raw = frame[["size", "weight"]].to_numpy(np.float32)
+    (output,) = session.run(None, {"input": raw})
+    expected = pre.decode(net.predict(pre.transform(frame, np.float32)))
+    np.testing.assert_allclose(output[:, 0], expected, rtol=1e-5, atol=1e-4)
+    one_hot = preprocessing.Preprocessor.fit(table().drop(columns="price"), target="species")
+    classifier = fc.MLP([one_hot.n_inputs, 3, 3], "relu", "softmax", seed=0)
+    classifier.metadata["preprocessing"] = one_hot.to_dict()
+    with pytest.raises(ValueError, match="opset 19 or newer"):
+        to_onnx(classifier, opset=17)
+    classifier.metadata["preprocessing"]["features"].pop()
+    with pytest.raises(ValueError, match="makes 4 inputs but the network takes 5"):
+        to_onnx(classifier)

@@ -169,6 +169,125 @@ def _standardise(graph: _Graph, x: str, spec: dict[str, Any], n_inputs: int) -> 
     return graph.node("Div", [centred, graph.constant("preprocess_scale", scale)], "standardised")
 
 
+class _Front:
+    """What comes before the first layer: the graph inputs and the name of ``x = a^(0)``."""
+
+    def __init__(self, inputs: list[Any], x: str, features: list[str] | None) -> None:
+        self.inputs, self.x, self.features = inputs, x, features
+
+
+def _tabular_front(graph: _Graph, spec: dict[str, Any], net: MLP, opset: int) -> _Front:
+    """The command line's preprocessing (format ``formicary-tabular``) as graph nodes.
+
+    A numeric column ``v`` becomes ``(v - center) / scale`` (Sub, Div); a
+    categorical column becomes ``[v == g_1, ..., v == g_m]`` (Equal on strings,
+    Cast), so an unseen category gives all zeros, as in ``formicary predict``.
+    Only numeric columns: one input ``input`` of shape ``(N, n_columns)``.
+    With categorical columns: one input per column, named after it, of shape
+    ``(N, 1)`` (strings for categorical columns).
+    """
+    helper = graph.helper
+    elem = helper.np_dtype_to_tensor_dtype(graph.dtype)
+    features = spec.get("features")
+    if not isinstance(features, list) or not features:
+        raise ValueError("the model's preprocessing lists no features; it cannot be exported")
+    names = [str(f["name"]) for f in features]
+    numeric = all(f.get("kind") == "numeric" for f in features)
+    if numeric:
+        center = [float(f["center"]) for f in features]
+        scale = [float(f["scale"]) for f in features]
+        x = _standardise(graph, "input", {"mean": center, "scale": scale}, net.n_inputs)
+        return _Front([helper.make_tensor_value_info("input", elem, ["N", len(names)])], x, names)
+    if opset < 19:
+        raise ValueError(
+            f"this model one-hot encodes text columns, which needs ONNX opset 19 or newer "
+            f"(string comparison); got opset={opset}"
+        )
+    inputs, pieces, width = [], [], 0
+    for position, feature in enumerate(features):
+        column = str(feature["name"])
+        if feature.get("kind") == "numeric":
+            inputs.append(helper.make_tensor_value_info(column, elem, ["N", 1]))
+            centred = graph.node(
+                "Sub", [column, graph.constant(f"center_{position}", [float(feature["center"])])]
+            )
+            scale = graph.constant(f"scale_{position}", [float(feature["scale"])])
+            pieces.append(graph.node("Div", [centred, scale]))
+            width += 1
+        elif feature.get("kind") == "categorical":
+            categories = np.array([str(c) for c in feature["categories"]], dtype=object)
+            inputs.append(
+                helper.make_tensor_value_info(column, graph.onnx.TensorProto.STRING, ["N", 1])
+            )
+            equal = graph.node(
+                "Equal", [column, graph.constant(f"categories_{position}", categories, object)]
+            )
+            pieces.append(graph.node("Cast", [equal], to=elem))
+            width += len(categories)
+        else:
+            raise ValueError(
+                f"the model's preprocessing has an unknown feature kind {feature.get('kind')!r}"
+            )
+    if width != net.n_inputs:
+        raise ValueError(
+            f"the model's preprocessing makes {width} inputs but the network takes {net.n_inputs}"
+        )
+    x = graph.node("Concat", pieces, "preprocessed", axis=1) if len(pieces) > 1 else pieces[0]
+    return _Front(inputs, x, names)
+
+
+def _classes(net: MLP, spec: dict[str, Any] | None) -> list[Any] | None:
+    """Class labels for the ``label`` output, from the preprocessing or ``net.metadata``."""
+    target = (spec or {}).get("target")
+    if isinstance(target, dict) and target.get("task") == "classification":
+        classes = target.get("classes")
+    else:
+        classes = net.metadata.get("classes")
+    if not classes:
+        return None
+    out = net.output_activation.name
+    expected = 2 if (out == "sigmoid" and net.n_outputs == 1) else net.n_outputs
+    if out == "sigmoid" and net.n_outputs > 1:
+        return None  # multilabel: one 0/1 label per output neuron
+    if len(classes) != expected:
+        raise ValueError(
+            f"the model names {len(classes)} classes but its output layer decides between "
+            f"{expected}; fix net.metadata['classes']"
+        )
+    return list(classes)
+
+
+def _label(
+    graph: _Graph, net: MLP, output: str, classes: list[Any] | None
+) -> tuple[Any, list[Any]]:
+    """Nodes for ``label``: arg-max neuron, or ``a >= 0.5``; mapped to class names when known."""
+    tensor = graph.onnx.TensorProto
+    index_name = "label" if classes is None else "class_index"
+    if net.output_activation.name == "softmax":
+        index = graph.node("ArgMax", [output], index_name, axis=1, keepdims=0)
+        shape: list[Any] = ["N"]
+    else:
+        decided = graph.node("GreaterOrEqual", [output, graph.constant("threshold", 0.5)])
+        if net.n_outputs == 1:
+            axes = graph.constant("label_axes", [1], dtype=np.int64)
+            decided = graph.node("Squeeze", [decided, axes])
+            shape = ["N"]
+        else:
+            shape = ["N", net.n_outputs]
+        index = graph.node("Cast", [decided], index_name, to=tensor.INT64)
+    if classes is None:
+        return tensor.INT64, shape
+    integer = all(isinstance(c, int) and not isinstance(c, bool) for c in classes)
+    if integer:
+        table = graph.constant("class_labels", classes, np.int64)
+        kind = tensor.INT64
+    else:
+        table = graph.constant("class_labels", np.array([str(c) for c in classes], object), object)
+        kind = tensor.STRING
+    graph.node("Gather", [table, index], "label", axis=0)
+    return kind, shape
+
+
 def to_onnx(
     net: MLP,
     preprocessing: Any = None,
@@ -183,9 +302,12 @@ def to_onnx(
     helper = onnx.helper
     _check_activations(net)
     dtype = resolve_dtype(dtype)
+    spec = _preprocessing(net, preprocessing)
+    tabular = spec is not None and spec.get("format") == "formicary-tabular"
     if opset is None:
         uses_gelu = any(layer.activation.name == "gelu" for layer in net.layers)
-        opset = GELU_OPSET if uses_gelu else DEFAULT_OPSET
+        one_hot = tabular and any(f.get("kind") != "numeric" for f in spec.get("features") or [])
+        opset = GELU_OPSET if uses_gelu or one_hot else DEFAULT_OPSET
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
         raise TypeError(f"opset must be an integer, got {opset!r}")
     opset = int(opset)
@@ -198,40 +320,46 @@ def to_onnx(
         )
     elem = helper.np_dtype_to_tensor_dtype(dtype)
     graph = _Graph(onnx, dtype)
-    a = "input"
-    spec = _preprocessing(net, preprocessing)
-    if spec is not None:
-        a = _standardise(graph, a, spec, net.n_inputs)
+    if tabular:
+        front = _tabular_front(graph, spec, net, opset)
+    elif spec is not None:
+        if "mean" not in spec:
+            raise ValueError(
+                "preprocessing must be {'mean': [...], 'scale': [...]} or the command line's "
+                f"saved preprocessing; got keys {sorted(spec)}"
+            )
+        x = _standardise(graph, "input", spec, net.n_inputs)
+        front = _Front([helper.make_tensor_value_info("input", elem, ["N", net.n_inputs])], x, None)
+    else:
+        front = _Front(
+            [helper.make_tensor_value_info("input", elem, ["N", net.n_inputs])], "input", None
+        )
+    target = spec.get("target") if tabular else None
+    regression = isinstance(target, dict) and target.get("task") == "regression"
+    final = "network_output" if regression else "output"
+    a = front.x
     last = len(net.layers)
     for l, layer in enumerate(net.layers, start=1):
         weights = graph.constant(f"W{l}", layer.weights)  # (n_out, n_in): the lecture's W^(l)
         bias = graph.constant(f"b{l}", layer.bias)
         act = layer.activation
-        final = l == last
-        z_name = "output" if final and act.name == "identity" else f"z{l}"
+        z_name = final if l == last and act.name == "identity" else f"z{l}"
         z = graph.node("Gemm", [a, weights, bias], z_name, transB=1)
         a = _activation(
-            graph, act.name, act.params, z, opset, f"layer{l}", "output" if final else f"a{l}"
+            graph, act.name, act.params, z, opset, f"layer{l}", final if l == last else f"a{l}"
+        )
+    if regression:
+        # the command line standardised the target: prediction = center + scale * a^(L)
+        scaled = graph.node("Mul", [final, graph.constant("target_scale", float(target["scale"]))])
+        graph.node(
+            "Add", [scaled, graph.constant("target_center", float(target["center"]))], "output"
         )
     outputs = [helper.make_tensor_value_info("output", elem, ["N", net.n_outputs])]
-    out_name = net.output_activation.name
-    if labels and out_name == "softmax":
-        graph.node("ArgMax", ["output"], "label", axis=1, keepdims=0)
-        outputs.append(helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"]))
-    elif labels and out_name == "sigmoid":
-        # a >= 0.5 for each sigmoid neuron (one label per sample for a single neuron)
-        half = graph.constant("threshold", 0.5)
-        decided = graph.node("GreaterOrEqual", ["output", half])
-        if net.n_outputs == 1:
-            axes = graph.constant("label_axes", [1], dtype=np.int64)
-            decided = graph.node("Squeeze", [decided, axes])
-            shape: list[Any] = ["N"]
-        else:
-            shape = ["N", net.n_outputs]
-        graph.node("Cast", [decided], "label", to=onnx.TensorProto.INT64)
-        outputs.append(helper.make_tensor_value_info("label", onnx.TensorProto.INT64, shape))
-    inputs = [helper.make_tensor_value_info("input", elem, ["N", net.n_inputs])]
-    body = helper.make_graph(graph.nodes, name, inputs, outputs, graph.initializers)
+    classes = _classes(net, spec if tabular else None)
+    if labels and net.output_activation.name in ("softmax", "sigmoid"):
+        kind, shape = _label(graph, net, "output", classes)
+        outputs.append(helper.make_tensor_value_info("label", kind, shape))
+    body = helper.make_graph(graph.nodes, name, front.inputs, outputs, graph.initializers)
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(
         body,
@@ -246,9 +374,12 @@ def to_onnx(
         "formicary_version": __version__,
         "layers": json.dumps([layer.activation.spec for layer in net.layers]),
     }
-    for key in ("classes", "target", "features"):
-        if key in net.metadata:
-            props[key] = json.dumps(net.metadata[key], default=str)
+    if front.features is not None:
+        props["features"] = json.dumps(front.features)
+    if classes is not None:
+        props["classes"] = json.dumps(classes, default=str)
+    if isinstance(target, dict) and "name" in target:
+        props["target"] = str(target["name"])
     helper.set_model_props(model, props)
     onnx.checker.check_model(model, full_check=True)
     return model
@@ -270,22 +401,31 @@ def export(
     net : MLP
     path : str or Path
         The ``.onnx`` file to write.
-    preprocessing : dict, False or None
+    preprocessing : dict, Preprocessor, False or None
         ``{"mean": [...], "scale": [...]}`` to apply ``(x - mean) / scale``
-        in the graph; ``None`` uses what the command line saved in
+        in the graph, or a :class:`formicary.preprocessing.Preprocessor` (or
+        its ``to_dict()``); ``None`` uses what the command line saved in
         ``net.metadata["preprocessing"]``; ``False`` leaves it out.
     opset : int, optional
         ONNX operator set, at least 13 (default 17, or 20 when a layer uses
-        GELU, whose ``Gelu(approximate="tanh")`` operator appeared in opset 20;
-        below 20 GELU is written out with ``Mul``/``Add``/``Tanh``).
+        GELU, whose ``Gelu(approximate="tanh")`` operator appeared in opset 20
+        (below 20 GELU is written out with ``Mul``/``Add``/``Tanh``), or when
+        text columns are one-hot encoded, which needs string ``Equal``, opset 19).
     dtype : {"float32", "float64"}
         Element type of the graph's input, weights and output.
     labels : bool
-        Also output ``label`` (int64) for sigmoid/softmax outputs: the arg-max
-        neuron, or ``a >= 0.5``.
+        Also output ``label`` for sigmoid/softmax outputs: the arg-max neuron,
+        or ``a >= 0.5`` (int64), mapped to the class names when the model
+        knows them (``net.metadata["classes"]`` or the saved preprocessing).
 
-    The graph has input ``input`` of shape ``(N, n_inputs)`` and output
-    ``output`` of shape ``(N, n_outputs)``, equal to ``net.predict``.
+    Inputs and outputs. Without preprocessing the graph has input ``input``
+    of shape ``(N, n_inputs)`` and output ``output`` of shape ``(N, n_outputs)``,
+    equal to ``net.predict``. With the command line's saved preprocessing it
+    takes the raw table: one input ``input`` of shape ``(N, n_columns)`` when
+    every feature is numeric, else one ``(N, 1)`` input per column, named
+    after it (strings for text columns); a regression ``output`` is mapped
+    back to the target's unit (``center + scale * a^(L)``) and ``label`` holds
+    the class names, as ``formicary predict`` prints them.
 
     Raises
     ------

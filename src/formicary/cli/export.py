@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from formicary.cli.common import CLIError, handle_errors, require
-
-if TYPE_CHECKING:
-    from formicary.network import MLP
 
 
 def register(app: typer.Typer) -> None:
@@ -62,12 +59,21 @@ def register(app: typer.Typer) -> None:
         net = formicary.load(model)
         written = export_onnx(net, onnx_path, opset=opset, dtype=dtype, labels=labels)
         if not quiet:
-            outputs = "output, label" if labels and _is_classifier(net) else "output"
+            import onnx
+
+            graph = onnx.load(written).graph
+            inputs = ", ".join(f"{i.name} ({_columns(i)})" for i in graph.input)
+            outputs = ", ".join(o.name for o in graph.output)
             print(
                 f"wrote {written}: ONNX graph of MLP {'-'.join(map(str, net.sizes))} "
-                f"({dtype}; input 'input' with {net.n_inputs} columns; outputs {outputs})"
+                f"({dtype}); inputs: {inputs}; outputs: {outputs}"
             )
 
 
-def _is_classifier(net: MLP) -> bool:
-    return net.output_activation.name in ("sigmoid", "softmax")
+def _columns(value_info: object) -> str:
+    """``"3 columns"`` or ``"text"`` for a graph input."""
+    tensor = value_info.type.tensor_type  # type: ignore[attr-defined]
+    dims = tensor.shape.dim
+    width = dims[1].dim_value if len(dims) > 1 else 1
+    text = tensor.elem_type == 8  # onnx.TensorProto.STRING
+    return "text" if text else f"{width} column{'s' if width != 1 else ''}"
