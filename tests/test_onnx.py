@@ -92,6 +92,22 @@ def test_labels_output_matches_classify(tmp_path, output, n_out):
     assert "label" not in run(export(net, tmp_path / "n.onnx", labels=False), X)
 
 
+def test_labels_carry_the_class_names_the_model_knows(tmp_path):
+    net = fc.MLP([3, 6, 3], "tanh", "softmax", seed=2, dtype="float32")
+    net.metadata["classes"] = ["setosa", "versicolor", "virginica"]
+    X = inputs(50)
+    label = run(export(net, tmp_path / "names.onnx"), X)["label"]
+    np.testing.assert_array_equal(label, np.array(net.metadata["classes"])[net.classify(X)])
+    binary = fc.MLP([3, 4, 1], "tanh", "sigmoid", seed=2, dtype="float32")
+    binary.metadata["classes"] = [3, 7]
+    label = run(export(binary, tmp_path / "ints.onnx"), X)["label"]
+    assert label.dtype == np.int64
+    np.testing.assert_array_equal(label, np.array([3, 7])[binary.classify(X)])
+    binary.metadata["classes"] = [1, 2, 3]
+    with pytest.raises(ValueError, match="names 3 classes but its output layer decides between 2"):
+        to_onnx(binary)
+
+
 def test_saved_standardisation_goes_in_front(tmp_path):
     X = inputs(200) * 10 + 7
     mean, scale = X.mean(axis=0), X.std(axis=0)
