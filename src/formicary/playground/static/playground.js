@@ -1,0 +1,611 @@
+// Formicary playground: the page side. Every number comes from the Python engine over a
+// WebSocket (see formicary/playground/server.py for the protocol); this file only draws.
+import { drawBoundary, drawEdges, drawLossChart, paintHeatmap } from "./render.js";
+import { collapseHtml, neuronHtml } from "./equations.js";
+
+const $ = (id) => document.getElementById(id);
+
+const URL_KEYS = {
+  dataset: "data",
+  noise: "noise",
+  points: "points",
+  train_ratio: "ratio",
+  seed: "seed",
+  hidden: "layers",
+  activations: "act",
+  learning_rate: "lr",
+  batch_size: "batch",
+  optimizer: "opt",
+  l2: "l2",
+  identity: "identity",
+};
+const ACTIVATION_LABELS = {
+  tanh: "tanh",
+  sigmoid: "sigmoid",
+  relu: "ReLU",
+  leaky_relu: "leaky ReLU",
+  softplus: "softplus",
+  gelu: "GELU",
+  identity: "identity",
+};
+const DATASET_LABELS = {
+  xor: "XOR",
+  circles: "Circles",
+  moons: "Moons",
+  spirals: "Spirals",
+  gaussians: "Gaussians",
+  plane: "Plane (regression)",
+};
+
+// Everything the page knows; exposed as window.formicaryPlayground for tests and the curious.
+const state = {
+  ws: null,
+  hello: null,
+  config: null,
+  setup: null,
+  frame: null,
+  pending: null,
+  drawScheduled: false,
+  history: [],
+  selected: null,
+  lastHash: null,
+  layout: null,
+  stats: { frames: 0, received: 0, firstAt: null, lastAt: null },
+};
+window.formicaryPlayground = state;
+
+// ------------------------------------------------------------------ messages to the user
+function showMessage(text, kind = "error") {
+  const box = $("message");
+  $("message-text").textContent = text;
+  box.className = `message ${kind}`;
+  box.hidden = false;
+}
+function clearMessage() {
+  $("message").hidden = true;
+}
+
+// ------------------------------------------------------------------ URL <-> configuration
+function settingsFromHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const settings = {};
+  for (const [key, short] of Object.entries(URL_KEYS)) {
+    if (!params.has(short)) continue;
+    let value = params.get(short);
+    if (key === "hidden" || key === "activations") {
+      value = value.trim() === "" ? [] : value.split(",");
+    } else if (key === "identity") {
+      value = ["1", "true", "on", "yes"].includes(value.toLowerCase());
+    }
+    settings[key] = value;
+  }
+  return settings;
+}
+
+function hashFromConfig(config) {
+  const params = new URLSearchParams();
+  for (const [key, short] of Object.entries(URL_KEYS)) {
+    let value = config[key];
+    if (Array.isArray(value)) value = value.join(",");
+    if (typeof value === "boolean") value = value ? "1" : "0";
+    params.set(short, String(value));
+  }
+  return "#" + params.toString().replaceAll("%2C", ",");
+}
+
+function writeHash(config) {
+  const hash = hashFromConfig(config);
+  state.lastHash = hash;
+  if (location.hash !== hash) history.replaceState(null, "", hash);
+}
+
+// ------------------------------------------------------------------ the connection
+function send(message) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
+}
+
+function sendConfig(settings) {
+  clearMessage();
+  send({ type: "config", settings });
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+  state.ws = ws;
+  ws.addEventListener("open", () => {
+    $("status").textContent = "connected to the engine";
+    $("status").className = "status ok";
+  });
+  ws.addEventListener("message", (event) => receive(JSON.parse(event.data)));
+  ws.addEventListener("close", () => {
+    $("status").textContent = "disconnected";
+    $("status").className = "status down";
+    document.body.classList.remove("playing");
+    showMessage(
+      "The connection to the Formicary server was lost. Is `formicary playground` still " +
+        "running? Reload the page to reconnect.",
+    );
+  });
+}
+
+function receive(message) {
+  switch (message.type) {
+    case "hello":
+      state.hello = message;
+      $("version").textContent = message.version;
+      $("download").href = `/api/sessions/${message.session}/model.fcy`;
+      buildDatasetChips();
+      send({ type: "config", settings: settingsFromHash() });
+      break;
+    case "setup":
+      state.setup = message;
+      if (message.reset !== false) {
+        state.history = [];
+      }
+      applyConfig(message.config);
+      layoutNetwork();
+      break;
+    case "config":
+      applyConfig(message.config);
+      break;
+    case "frame":
+      state.stats.received += 1;
+      if (message.warning) showMessage(message.warning, "warning");
+      state.pending = message;
+      if (document.hidden) {
+        // A background tab keeps training: acknowledge now, draw when visible again.
+        send({ type: "ack", seq: message.seq });
+      } else if (!state.drawScheduled) {
+        state.drawScheduled = true;
+        requestAnimationFrame(drawPending);
+      }
+      break;
+    case "error":
+      showMessage(message.message, message.kind === "diverged" ? "warning" : "error");
+      break;
+    default:
+      break;
+  }
+}
+
+function drawPending() {
+  state.drawScheduled = false;
+  const frame = state.pending;
+  if (!frame || !state.setup) return;
+  state.pending = null;
+  renderFrame(frame);
+  send({ type: "ack", seq: frame.seq });
+  const now = performance.now();
+  const stats = state.stats;
+  stats.frames += 1;
+  if (stats.firstAt === null) stats.firstAt = now;
+  stats.lastAt = now;
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.pending && !state.drawScheduled) {
+    state.drawScheduled = true;
+    requestAnimationFrame(drawPending);
+  }
+});
+
+// ------------------------------------------------------------------ controls
+function buildDatasetChips() {
+  const box = $("datasets");
+  box.innerHTML = "";
+  for (const [name, info] of Object.entries(state.hello.datasets)) {
+    if (name === "csv") continue;
+    const chip = document.createElement("button");
+    chip.className = "chip";
+    chip.dataset.dataset = name;
+    chip.textContent = DATASET_LABELS[name] || name;
+    chip.title = info.description;
+    chip.addEventListener("click", () => sendConfig({ dataset: name, noise: info.noise }));
+    box.appendChild(chip);
+  }
+  const csv = document.createElement("button");
+  csv.className = "chip csv";
+  csv.dataset.dataset = "csv";
+  csv.hidden = true;
+  csv.addEventListener("click", () => sendConfig({ dataset: "csv" }));
+  box.appendChild(csv);
+}
+
+function applyConfig(config) {
+  state.config = config;
+  writeHash(config);
+  $("learning_rate").value = config.learning_rate;
+  $("optimizer").value = config.optimizer;
+  $("batch_size").value = config.batch_size;
+  $("l2").value = String(config.l2);
+  if ($("l2").value !== String(config.l2)) {
+    const option = new Option(String(config.l2), String(config.l2));
+    $("l2").add(option);
+    $("l2").value = String(config.l2);
+  }
+  $("noise").value = config.noise;
+  $("noise-value").textContent = Number(config.noise).toFixed(2);
+  $("train_ratio").value = config.train_ratio;
+  $("ratio-value").textContent = `${Math.round(config.train_ratio * 100)}%`;
+  $("points").value = config.points;
+  $("seed").value = config.seed;
+  $("identity").checked = config.identity;
+  document.body.classList.toggle("identity", config.identity);
+  const custom = state.setup && state.setup.custom;
+  for (const chip of $("datasets").children) {
+    chip.classList.toggle("active", chip.dataset.dataset === config.dataset);
+    if (chip.dataset.dataset === "csv") {
+      chip.hidden = !custom;
+      chip.textContent = custom ? `CSV: ${custom}` : "CSV";
+    }
+  }
+  const isCsv = config.dataset === "csv";
+  $("points").disabled = isCsv;
+  $("noise").disabled = isCsv;
+  const n = config.hidden.length;
+  $("layer-count").textContent = `${n} hidden layer${n === 1 ? "" : "s"}`;
+  $("add-layer").disabled = n >= state.hello.limits.hidden_layers;
+  $("remove-layer").disabled = n === 0;
+  for (const select of document.querySelectorAll(".layer-control select")) {
+    select.disabled = config.identity;
+  }
+}
+
+function changeLayers(hidden, activations) {
+  sendConfig({ hidden, activations });
+}
+
+function wireControls() {
+  $("play").addEventListener("click", togglePlay);
+  $("step").addEventListener("click", () => send({ type: "step" }));
+  $("reset").addEventListener("click", () => {
+    clearMessage();
+    send({ type: "reset" });
+  });
+  $("learning_rate").addEventListener("change", (e) => sendConfig({ learning_rate: e.target.value }));
+  $("optimizer").addEventListener("change", (e) => sendConfig({ optimizer: e.target.value }));
+  $("batch_size").addEventListener("change", (e) => sendConfig({ batch_size: e.target.value }));
+  $("l2").addEventListener("change", (e) => sendConfig({ l2: e.target.value }));
+  $("noise").addEventListener("input", (e) => {
+    $("noise-value").textContent = Number(e.target.value).toFixed(2);
+  });
+  $("noise").addEventListener("change", (e) => sendConfig({ noise: e.target.value }));
+  $("train_ratio").addEventListener("input", (e) => {
+    $("ratio-value").textContent = `${Math.round(e.target.value * 100)}%`;
+  });
+  $("train_ratio").addEventListener("change", (e) => sendConfig({ train_ratio: e.target.value }));
+  $("points").addEventListener("change", (e) => sendConfig({ points: e.target.value }));
+  $("seed").addEventListener("change", (e) => sendConfig({ seed: e.target.value }));
+  $("reseed").addEventListener("click", () =>
+    sendConfig({ seed: Math.floor(Math.random() * 100000) }),
+  );
+  $("identity").addEventListener("change", (e) => sendConfig({ identity: e.target.checked }));
+  $("add-layer").addEventListener("click", () => {
+    const c = state.config;
+    const last = c.hidden.length ? c.hidden[c.hidden.length - 1] : 4;
+    const act = c.activations.length ? c.activations[c.activations.length - 1] : "tanh";
+    changeLayers([...c.hidden, last], [...c.activations, act]);
+  });
+  $("remove-layer").addEventListener("click", () => {
+    const c = state.config;
+    changeLayers(c.hidden.slice(0, -1), c.activations.slice(0, -1));
+  });
+  $("csv-file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    const limit = state.hello.limits.csv_bytes;
+    if (file.size > limit) {
+      showMessage(
+        `${file.name} is ${Math.round(file.size / 1000)} kB; the playground takes CSV files up ` +
+          `to ${Math.round(limit / 1000)} kB (at most ${state.hello.limits.points} rows).`,
+      );
+      return;
+    }
+    clearMessage();
+    send({ type: "upload", name: file.name, text: await file.text() });
+  });
+  $("show-test").addEventListener("change", () => state.frame && renderOutput(state.frame));
+  $("copy-link").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(location.href);
+      showMessage(`Link copied: ${location.href}`, "info");
+    } catch {
+      showMessage(`Share this link: ${location.href}`, "info");
+    }
+  });
+  $("message-close").addEventListener("click", clearMessage);
+  $("boundary").addEventListener("click", (e) => {
+    if (!state.setup || !state.layout) return;
+    const point = boundaryPoint(e);
+    if (!point) return;
+    const sizes = state.setup.sizes;
+    const target = state.selected || { layer: sizes.length - 1, neuron: 1 };
+    select(target.layer, target.neuron, point);
+  });
+  window.addEventListener("hashchange", () => {
+    if (location.hash !== state.lastHash) sendConfig(settingsFromHash());
+  });
+  window.addEventListener("resize", () => {
+    if (state.setup) {
+      layoutNetwork();
+      if (state.frame) renderFrame(state.frame);
+    }
+  });
+  document.addEventListener("keydown", (e) => {
+    const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+    if (e.code === "Space" && !typing) {
+      e.preventDefault();
+      togglePlay();
+    }
+  });
+}
+
+function togglePlay() {
+  const playing = document.body.classList.contains("playing");
+  if (playing) {
+    send({ type: "pause" });
+    document.body.classList.remove("playing");
+  } else {
+    clearMessage();
+    send({ type: "play" });
+    document.body.classList.add("playing");
+  }
+}
+
+function select(layer, neuron, point) {
+  state.selected = { layer, neuron };
+  const message = { type: "select", layer, neuron };
+  if (point) message.point = point;
+  send(message);
+  for (const node of document.querySelectorAll(".node")) {
+    node.classList.toggle(
+      "selected",
+      Number(node.dataset.layer) === layer && Number(node.dataset.neuron) === neuron,
+    );
+  }
+}
+
+// ------------------------------------------------------------------ the network picture
+function layoutNetwork() {
+  const setup = state.setup;
+  const sizes = setup.sizes;
+  const graph = $("graph");
+  const width = graph.clientWidth;
+  const height = graph.clientHeight;
+  const columns = sizes.length;
+  const left = 46;
+  const right = 60;
+  const biggest = Math.max(...sizes);
+  const size = Math.max(6, Math.min(42, Math.floor((height - 8) / biggest) - 6));
+  const gap = Math.max(2, Math.min(16, (height - biggest * size) / Math.max(biggest, 1)));
+  const xs = sizes.map((_, i) =>
+    columns === 1 ? width / 2 : left + ((width - left - right - size) * i) / (columns - 1),
+  );
+  const nodes = [];
+  sizes.forEach((count, layer) => {
+    const total = count * size + (count - 1) * gap;
+    const top = (height - total) / 2;
+    for (let j = 0; j < count; j += 1) {
+      nodes.push({ layer, neuron: j + 1, x: xs[layer], y: top + j * (size + gap), size });
+    }
+  });
+  state.layout = { width, height, size, xs, nodes, sizes };
+
+  const box = $("nodes");
+  box.innerHTML = "";
+  for (const node of nodes) {
+    const canvas = document.createElement("canvas");
+    canvas.className = "node";
+    canvas.dataset.layer = node.layer;
+    canvas.dataset.neuron = node.neuron;
+    canvas.style.left = `${node.x}px`;
+    canvas.style.top = `${node.y}px`;
+    canvas.style.width = `${size}px`;
+    canvas.style.height = `${size}px`;
+    const isInput = node.layer === 0;
+    const isOutput = node.layer === sizes.length - 1;
+    const kind = isInput ? "input" : isOutput ? "output" : "hidden";
+    canvas.title = isInput
+      ? `input x${node.neuron} = a_${node.neuron}^(0)`
+      : `${kind} neuron j=${node.neuron} of layer l=${node.layer}: click for its equations`;
+    canvas.setAttribute("aria-label", canvas.title);
+    canvas.addEventListener("click", () => select(node.layer, node.neuron));
+    if (state.selected && state.selected.layer === node.layer && state.selected.neuron === node.neuron) {
+      canvas.classList.add("selected");
+    }
+    node.canvas = canvas;
+    box.appendChild(canvas);
+    if (isInput || isOutput) {
+      const label = document.createElement("span");
+      label.className = isInput ? "node-label" : "node-label right";
+      label.innerHTML = isInput ? `x<sub>${node.neuron}</sub>` : "&ycirc;";
+      label.style.left = `${isInput ? node.x : node.x + size}px`;
+      label.style.top = `${node.y + size / 2}px`;
+      box.appendChild(label);
+    }
+  }
+  if (state.selected) {
+    const { layer, neuron } = state.selected;
+    if (layer >= sizes.length || neuron > sizes[layer]) state.selected = null;
+  }
+  paintInputs();
+  buildLayerControls(xs, size);
+}
+
+function buildLayerControls(xs, size) {
+  const box = $("layer-controls");
+  box.innerHTML = "";
+  const config = state.config;
+  const limits = state.hello.limits;
+  const sizes = state.setup.sizes;
+  sizes.forEach((count, layer) => {
+    const control = document.createElement("div");
+    control.className = "layer-control";
+    control.style.left = `${xs[layer] + size / 2}px`;
+    if (layer === 0) {
+      control.innerHTML = `<span>input</span><span>2 features</span>`;
+    } else if (layer === sizes.length - 1) {
+      const act = state.setup.activations[layer - 1];
+      control.innerHTML = `<span>output</span><span>${ACTIVATION_LABELS[act] || act}</span>`;
+    } else {
+      const i = layer - 1;
+      const buttons = document.createElement("div");
+      buttons.className = "buttons";
+      const plus = document.createElement("button");
+      plus.className = "round tiny";
+      plus.textContent = "+";
+      plus.title = "Add a neuron";
+      plus.disabled = count >= limits.neurons;
+      plus.addEventListener("click", () => {
+        const hidden = [...config.hidden];
+        hidden[i] += 1;
+        changeLayers(hidden, config.activations);
+      });
+      const minus = document.createElement("button");
+      minus.className = "round tiny";
+      minus.innerHTML = "&minus;";
+      minus.title = "Remove a neuron";
+      minus.disabled = count <= 1;
+      minus.addEventListener("click", () => {
+        const hidden = [...config.hidden];
+        hidden[i] -= 1;
+        changeLayers(hidden, config.activations);
+      });
+      buttons.append(plus, minus);
+      const label = document.createElement("span");
+      label.textContent = `${count} neuron${count === 1 ? "" : "s"}`;
+      const select = document.createElement("select");
+      select.title = `activation of hidden layer ${layer}`;
+      select.dataset.layer = layer;
+      for (const name of state.hello.activations) {
+        select.add(new Option(ACTIVATION_LABELS[name] || name, name));
+      }
+      select.value = config.activations[i];
+      select.disabled = config.identity;
+      select.addEventListener("change", () => {
+        const acts = [...config.activations];
+        acts[i] = select.value;
+        changeLayers(config.hidden, acts);
+      });
+      control.append(buttons, label, select);
+    }
+    box.appendChild(control);
+  });
+}
+
+function paintInputs() {
+  // x1 and x2 themselves over the plane: the inputs' "heatmaps" need no engine.
+  const [x0, x1, y0, y1] = state.setup.domain;
+  const extent = Math.max(Math.abs(x0), Math.abs(x1), Math.abs(y0), Math.abs(y1));
+  const resolution = 16;
+  for (const node of state.layout.nodes.filter((n) => n.layer === 0)) {
+    const values = new Uint8Array(resolution * resolution);
+    for (let r = 0; r < resolution; r += 1) {
+      for (let c = 0; c < resolution; c += 1) {
+        const v =
+          node.neuron === 1
+            ? x0 + ((c + 0.5) * (x1 - x0)) / resolution
+            : y1 - ((r + 0.5) * (y1 - y0)) / resolution;
+        values[r * resolution + c] = Math.round(((v / extent + 1) / 2) * 255);
+      }
+    }
+    paintHeatmap(node.canvas, values, 0, resolution);
+  }
+}
+
+// ------------------------------------------------------------------ drawing a frame
+function decode(base64) {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+function renderFrame(frame) {
+  state.frame = frame;
+  const layout = state.layout;
+  document.body.classList.toggle("playing", frame.playing);
+  $("epoch").textContent = String(frame.epoch)
+    .padStart(6, "0")
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const fmtLoss = (v) => (v === null ? "–" : v.toFixed(4));
+  $("train-loss").textContent = fmtLoss(frame.train_loss);
+  $("test-loss").textContent = fmtLoss(frame.test_loss);
+  const accuracy = state.setup.metric === "accuracy";
+  const fmtMetric = (v) => (v === null ? "–" : accuracy ? `${(v * 100).toFixed(1)}%` : v.toFixed(4));
+  $("metric-label").textContent = accuracy ? "Test accuracy" : "Test R²";
+  $("metric-label-train").textContent = accuracy ? "Training accuracy" : "Training R²";
+  $("test-metric").textContent = fmtMetric(frame.test_metric);
+  $("train-metric").textContent = fmtMetric(frame.train_metric);
+
+  const last = state.history[state.history.length - 1];
+  if (!last || last.steps !== frame.steps) {
+    state.history.push({ steps: frame.steps, train: frame.train_loss, test: frame.test_loss });
+    if (state.history.length > 4000) state.history = state.history.filter((_, i) => i % 2 === 0);
+  }
+
+  // Each neuron's a_j^(l) over the plane, from forward(grid, trace=True).
+  const neurons = frame.neurons;
+  const bytes = decode(neurons.data);
+  const pixels = neurons.resolution * neurons.resolution;
+  let index = 0;
+  for (const node of layout.nodes) {
+    if (node.layer === 0) continue;
+    paintHeatmap(node.canvas, bytes, index * pixels, neurons.resolution);
+    index += 1;
+  }
+  drawEdges($("edges"), layout, frame.weights, state.selected);
+  renderOutput(frame);
+  drawLossChart($("loss-chart"), state.history);
+  if (frame.neuron) $("equations").innerHTML = neuronHtml(frame.neuron, state.setup, ACTIVATION_LABELS);
+  const collapse = $("collapse");
+  if (frame.collapse) {
+    collapse.innerHTML = collapseHtml(frame.collapse, state.setup);
+    collapse.hidden = false;
+  } else {
+    collapse.hidden = true;
+  }
+}
+
+function renderOutput(frame) {
+  const setup = state.setup;
+  drawBoundary($("boundary"), {
+    output: frame.output,
+    bytes: decode(frame.output.data),
+    setup,
+    showTest: $("show-test").checked,
+    point: frame.neuron ? frame.neuron.point : null,
+    collapse: frame.collapse,
+  });
+  const legend = $("colour-legend");
+  if (setup.task === "classification") {
+    const [a, b] = setup.class_names;
+    legend.innerHTML =
+      `Colours show the output &ycirc; = P(class ${b} | x): <span class="swatch neg"></span>${a} ` +
+      `<span class="swatch pos"></span>${b}. Filled dots with white rims are training points, ` +
+      `black rims test points. Click the map to move the point <b>x</b> used in the equations.`;
+  } else {
+    legend.innerHTML =
+      `Colours show the prediction &ycirc; from ${setup.y_range[0].toFixed(2)} ` +
+      `<span class="swatch neg"></span> to ${setup.y_range[1].toFixed(2)} ` +
+      `<span class="swatch pos"></span>. Click the map to move the point <b>x</b>.`;
+  }
+}
+
+function boundaryPoint(event) {
+  const canvas = $("boundary");
+  const rect = canvas.getBoundingClientRect();
+  const geometry = canvas.geometry;
+  if (!geometry) return null;
+  const px = event.clientX - rect.left;
+  const py = event.clientY - rect.top;
+  const { left, top, size } = geometry;
+  if (px < left || px > left + size || py < top || py > top + size) return null;
+  const [x0, x1, y0, y1] = state.setup.domain;
+  return [x0 + ((px - left) / size) * (x1 - x0), y1 - ((py - top) / size) * (y1 - y0)];
+}
+
+wireControls();
+connect();
