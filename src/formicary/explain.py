@@ -241,10 +241,10 @@ class _LatexNotation(_Notation):
         return latex or r"\mathrm{id}"
 
     def apply(self, activation: str, argument: str) -> str:
-        return rf"{self.act_name(activation)}\left({argument}\right)"
+        return rf"{self.act_name(activation)}({argument})"
 
     def derivative(self, activation: str, argument: str) -> str:
-        return rf"{self.act_name(activation)}'\left({argument}\right)"
+        return rf"{self.act_name(activation)}'({argument})"
 
     def more(self, count: int, what: str = "terms") -> str:
         return r"\underbrace{\cdots}_{+" + str(count) + r"\text{ more " + what + "}}"
@@ -460,6 +460,8 @@ _LATEX_SPECIAL = {
     "{": r"\{",
     "}": r"\}",
     "~": r"\textasciitilde{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
     "^": r"\textasciicircum{}",
 }
 
@@ -478,7 +480,8 @@ class _LatexDocument(_Document):
         return "$" + self.i.num(value) + "$"
 
     def escape(self, text: str) -> str:
-        return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
+        escaped = "".join(_LATEX_SPECIAL.get(c, c) for c in text.replace("->", "\0"))
+        return escaped.replace("\0", r"\(\rightarrow\)")
 
     def heading(self, text: str, level: int = 1) -> None:
         command = ("section", "subsection", "subsubsection")[min(level, 3) - 1]
@@ -1122,7 +1125,7 @@ def _loss_equation(
         else:
             formula = f"1/2 sum_k (a_k^({L}) - y_k)^2"
             half = "1/2"
-        terms = [f"({n.num(a[k])}{n.minus}{n.num(y[k])})^2" for k in outs]
+        terms = [f"({n.num(a[k])}{n.minus}{n.num(y[k], paren=True)})^2" for k in outs]
         if more:
             terms.append(n.more(more))
         return [e, formula, [half + " " + n.paren(piece) for piece in [" + ".join(terms)]], value]
@@ -1340,20 +1343,28 @@ def _write_backward(
         layer = net.layers[l - 1]
         act = layer.activation
         if l == L:
+            doc.heading(f"Output layer {l}", 3)
+            delta_def = doc.inline(
+                lambda i, l=l: f"{i.sym('delta', ['j'], l)} = {i.partial(i.sym('z', ['j'], l))}"
+            )
+            chain_rule = doc.formula(
+                f"de/da_j^({l}) * {_TEXT_NAMES.get(act.name, act.name) or 'id'}'(z_j^({l}))",
+                rf"\frac{{\partial e}}{{\partial a_j^{{({l})}}}} "
+                + doc.m.derivative(act.name, f"z_j^{{({l})}}"),
+            )
             if step.fused:
-                why = (
-                    f"With a {act.name} output and {loss_name}, de/da times "
-                    f"{_TEXT_NAMES.get(act.name, act.name) or act.name}'(z) simplifies to a - y."
+                doc.paragraph(
+                    delta_def,
+                    doc.escape(f". With a {act.name} output and {loss_name}, the chain rule "),
+                    chain_rule,
+                    doc.escape(" simplifies to "),
+                    doc.formula(f"a_j^({l}) - y_j", rf"a_j^{{({l})}} - y_j"),
+                    doc.escape("."),
                 )
             else:
-                why = "The output delta is de/da times the activation's derivative."
-            doc.heading(f"Output layer {l}", 3)
-            doc.paragraph(
-                doc.inline(
-                    lambda i, l=l: f"{i.sym('delta', ['j'], l)} = {i.partial(i.sym('z', ['j'], l))}"
-                ),
-                doc.escape(". " + why),
-            )
+                doc.paragraph(
+                    delta_def, doc.escape(" by the chain rule: "), chain_rule, doc.escape(".")
+                )
         else:
             above = net.layers[l]
             doc.heading(f"Hidden layer {l}", 3)
@@ -1389,7 +1400,20 @@ def _write_backward(
             )
 
     # ---- gradients and update
-    doc.heading("3. Gradients and the update w = w - eta de/dw", 2)
+    doc.heading("3. Gradients and the update", 2)
+    doc.paragraph(
+        doc.escape("Each weight moves against its gradient "),
+        doc.formula(
+            "de/dw_jk^(l) = delta_j^(l) a_k^(l-1)",
+            r"\frac{\partial e}{\partial w_{jk}^{(l)}} = \delta_j^{(l)} a_k^{(l-1)}",
+        ),
+        doc.escape(" by the lecture's rule "),
+        doc.formula(
+            "w = w - eta de/dw, b = b - eta de/db",
+            r"w = w - \eta \frac{\partial e}{\partial w},\ b = b - \eta \frac{\partial e}{\partial b}",
+        ),
+        doc.escape("; the tables list each parameter before and after."),
+    )
     eta = step.learning_rate
     for l in range(1, L + 1):
         layer = net.layers[l - 1]
@@ -1467,7 +1491,8 @@ def _write_backward(
             b_sym = n.sym("b", [j + 1], l)
             gb_sym = n.partial(b_sym)
             if batch:
-                terms = [n.num(deltas[s, j]) for s in es] + ([n.more(more_e)] if more_e else [])
+                terms = [n.num(deltas[s, j], paren=True) for s in es]
+                terms += [n.more(more_e)] if more_e else []
                 symbolic = (
                     rf"\frac{{1}}{{N}}\sum_i {n.sym('delta', [j + 1], l)}[i]"
                     if n.latex
