@@ -21,8 +21,9 @@ lecture's 1-based indices.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -92,31 +93,105 @@ class Gradients:
         return [g for pair in zip(self.weights, self.bias, strict=True) for g in pair]
 
 
-@dataclass
+# How the training fast path treats each hidden layer's activation:
+_IDENTITY = "identity"  # a = z and sigma' = 1: nothing to compute
+_FROM_A = "a"  # sigma'(z) computed from a after the forward pass, into z's buffer
+_FROM_Z = "z"  # sigma'(z) computed from z in place, after a has been taken from it
+_GENERAL = "general"  # z and a both kept; the activation's own backprop at the end
+
+
+def _accepts_out(function: Any) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return "out" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+def _hidden_kind(act: _activations.Activation) -> str:
+    if isinstance(act, _activations._Identity):
+        return _IDENTITY
+    plain_backprop = type(act).backprop is _activations.Activation.backprop
+    if act.elementwise and plain_backprop and _accepts_out(act.derivative):
+        return _FROM_A if act.derivative_of == "a" else _FROM_Z
+    return _GENERAL
+
+
 class _Workspace:
-    """Buffers reused across batches by the training loop (no allocation per batch)."""
+    """Everything one training step writes, allocated once and reused across batches.
 
-    capacity: int
-    z: list[np.ndarray]
-    a: list[np.ndarray]
-    delta: list[np.ndarray]
-    grad_weights: list[np.ndarray]
-    grad_bias: list[np.ndarray]
-    flat_grads: list[np.ndarray] = field(default_factory=list)
+    Per layer ``l``: ``z[l]``, ``a[l]`` and ``delta[l]`` with room for
+    ``capacity`` rows (a batch uses the first ``n``), and the gradients
+    ``de/dW``, ``de/db`` as views of one vector laid out like the network's
+    parameters, so the optimizer can update everything in a few calls. For
+    hidden layers whose ``sigma'`` is cheap to get from ``a`` or ``z``
+    (sigmoid, tanh, ReLU, ...), ``z[l]`` is overwritten in the forward pass by
+    ``sigma'(z)``, which the backward pass then only multiplies in.
+    """
 
-    @classmethod
-    def for_network(cls, net: MLP, capacity: int) -> _Workspace:
+    def __init__(self, net: MLP, capacity: int) -> None:
         dtype = net.dtype
-        z, a, delta = [], [], []
+        self.capacity = capacity
+        self.dtype = dtype
+        self.layers = tuple(net.layers)
+        self.activations = tuple(layer.activation for layer in net.layers)
+        last = len(net.layers) - 1
+        self.kinds = [_hidden_kind(act) for act in self.activations[:-1]]
+        self.z: list[np.ndarray] = []
+        self.a: list[np.ndarray] = []
+        self.delta: list[np.ndarray] = []
+        for l, layer in enumerate(net.layers):
+            z = np.empty((capacity, layer.n_out), dtype=dtype)
+            shares = (
+                self.kinds[l] == _IDENTITY
+                if l < last
+                else isinstance(layer.activation, _activations._Identity)
+            )
+            self.z.append(z)
+            self.a.append(z if shares else np.empty_like(z))
+            self.delta.append(np.empty_like(z))
+        self.ones = np.ones(capacity, dtype=dtype)
+        self.grad_flat = np.empty(net.parameter_count, dtype=dtype)
+        self.grad_weights: list[np.ndarray] = []
+        self.grad_bias: list[np.ndarray] = []
+        offset = 0
         for layer in net.layers:
-            z.append(np.empty((capacity, layer.n_out), dtype=dtype))
-            identity = layer.activation.name == "identity"
-            a.append(z[-1] if identity else np.empty((capacity, layer.n_out), dtype=dtype))
-            delta.append(np.empty((capacity, layer.n_out), dtype=dtype))
-        gw = [np.empty_like(layer.weights) for layer in net.layers]
-        gb = [np.empty_like(layer.bias) for layer in net.layers]
-        flat = [g for pair in zip(gw, gb, strict=True) for g in pair]
-        return cls(capacity, z, a, delta, gw, gb, flat)
+            size = layer.weights.size
+            self.grad_weights.append(
+                self.grad_flat[offset : offset + size].reshape(layer.weights.shape)
+            )
+            offset += size
+            self.grad_bias.append(self.grad_flat[offset : offset + layer.n_out])
+            offset += layer.n_out
+        pairs = zip(self.grad_weights, self.grad_bias, strict=True)
+        self.flat_grads = [g for pair in pairs for g in pair]
+        self._views: dict[int, tuple[list[np.ndarray], ...]] = {}
+
+    def fits(self, net: MLP, n: int) -> bool:
+        """Whether this workspace still matches ``net`` (same layers, dtype) and holds ``n`` rows."""
+        layers = net.layers
+        if n > self.capacity or len(layers) != len(self.layers) or net.dtype != self.dtype:
+            return False
+        return all(
+            mine is theirs and mine.activation is act
+            for mine, theirs, act in zip(self.layers, layers, self.activations, strict=True)
+        )
+
+    def rows(self, n: int) -> tuple[list[np.ndarray], ...]:
+        """``(z, a, delta, [ones])`` cut to the first ``n`` rows (cached per ``n``)."""
+        views = self._views.get(n)
+        if views is None:
+            if len(self._views) > 8:
+                self._views.clear()
+            views = self._views[n] = (
+                [z[:n] for z in self.z],
+                [a[:n] for a in self.a],
+                [d[:n] for d in self.delta],
+                [self.ones[:n]],
+            )
+        return views
 
 
 def _resolve_activations(
@@ -224,6 +299,41 @@ class MLP:
         self.stop_training = False
         self.metadata: dict[str, Any] = {}
         self._workspace: _Workspace | None = None
+        self._packed: tuple[np.ndarray, ...] = ()
+        self._flat_parameters: np.ndarray | None = None
+        self._pack()
+
+    def _pack(self) -> None:
+        """Lay ``W^(1), b^(1), W^(2), ...`` back to back in one vector; the layers keep views.
+
+        The values and the layers' ``weights``/``bias`` attributes stay what they
+        were (now views into the vector), so :meth:`parameters` is still the live
+        arrays, and an optimizer can update all of them in a few NumPy calls.
+        Called again by the training fast path if a layer's arrays were replaced.
+        """
+        dtype = self.layers[0].weights.dtype
+        flat = np.empty(sum(layer.parameter_count for layer in self.layers), dtype=dtype)
+        views = []
+        offset = 0
+        for layer in self.layers:
+            for name in ("weights", "bias"):
+                array = getattr(layer, name)
+                view = flat[offset : offset + array.size].reshape(array.shape)
+                np.copyto(view, array)
+                setattr(layer, name, view)
+                views.append(view)
+                offset += array.size
+        self._flat_parameters = flat
+        self._packed = tuple(views)
+
+    def _is_packed(self) -> bool:
+        packed = self._packed
+        if len(packed) != 2 * len(self.layers):
+            return False
+        for i, layer in enumerate(self.layers):
+            if layer.weights is not packed[2 * i] or layer.bias is not packed[2 * i + 1]:
+                return False
+        return True
 
     # ------------------------------------------------------------------ structure
     @property
@@ -303,6 +413,7 @@ class MLP:
             for layer in self.layers:
                 layer.astype(dtype)
             self._workspace = None
+            self._pack()
         return self
 
     def copy(self) -> MLP:
@@ -470,29 +581,76 @@ class MLP:
 
         The fast path used by :meth:`fit`: forward and backward into reused
         buffers, then ``optimizer.step``. Inputs must already be checked arrays
-        in the network's dtype (use :meth:`fit_batch` for raw data).
+        in the network's dtype (use :meth:`fit_batch` for raw data). ``y_hat``
+        is a view of a buffer that the next step overwrites.
+
+        The maths is :meth:`forward` and :meth:`backward`'s (the tests compare
+        them); what differs is bookkeeping: no allocation per batch, ``sigma'``
+        computed in place during the forward pass, the batch average ``1/N``
+        folded into ``delta^(L)`` (so ``de/dW = Delta^T A_prev`` needs no extra
+        pass), ``de/db`` as a matrix-vector product with a vector of ones.
         """
         n = X.shape[0]
         ws = self._workspace
-        if ws is None or ws.capacity < n or ws.z[0].dtype != self.dtype:
-            ws = self._workspace = _Workspace.for_network(self, max(n, 1))
-        params = [(layer.weights, layer.bias) for layer in self.layers]
-        zs, as_ = [], []
+        if ws is None or not ws.fits(self, n) or not self._is_packed():
+            if not self._is_packed():
+                self._pack()
+            ws = self._workspace = _Workspace(self, max(n, 1, ws.capacity if ws else 0))
+        zs, as_, deltas, (ones,) = ws.rows(n)
+        layers = self.layers
+        kinds = ws.kinds
+        last = len(layers) - 1
+
+        # forward: z^(l) = a^(l-1) W^(l)T + b^(l), a^(l) = sigma(z^(l))
         a = X
-        for l, (weights, bias) in enumerate(params):
-            z = ws.z[l][:n]
-            np.matmul(a, weights.T, out=z)
-            z += bias
-            act = self.layers[l].activation
-            a = z if act.name == "identity" else act.function(z, out=ws.a[l][:n])
-            zs.append(z)
-            as_.append(a)
+        for l, layer in enumerate(layers):
+            z = zs[l]
+            np.matmul(a, layer.weights.T, out=z)
+            z += layer.bias
+            act = layer.activation
+            kind = kinds[l] if l < last else _GENERAL
+            if as_[l] is z:
+                a = z
+                continue
+            a = act.function(z, out=as_[l])
+            if kind == _FROM_A:
+                local = act.derivative(a, out=z)
+            elif kind == _FROM_Z:
+                local = act.derivative(z, out=z)
+            else:
+                continue
+            if local is not z:
+                np.copyto(z, local)
         value = loss.value(a, y, sample_weight)
-        deltas = [d[:n] for d in ws.delta]
-        self._backprop(
-            X, zs, as_, y, loss, sample_weight, params, deltas, ws.grad_weights, ws.grad_bias
-        )
-        optimizer.step(self.parameters(), ws.flat_grads)
+
+        # delta^(L), already divided by N (or weighted by w_i / sum w)
+        delta = deltas[last]
+        out_act = layers[last].activation
+        if out_act.name in loss.fused_with:
+            loss.fused_delta(a, y, out=delta)
+        else:
+            out_act.backprop(loss.gradient(a, y), zs[last], a, out=delta)
+        if sample_weight is None:
+            delta *= 1.0 / n
+        else:
+            delta *= (sample_weight / sample_weight.sum())[:, None]
+
+        grad_w, grad_b = ws.grad_weights, ws.grad_bias
+        for l in range(last, -1, -1):
+            # de/dW^(l) = Delta^T A_prev, de/db^(l) = 1^T Delta
+            np.matmul(delta.T, X if l == 0 else as_[l - 1], out=grad_w[l])
+            np.matmul(ones, delta, out=grad_b[l])
+            if l:
+                # delta^(l-1) = (delta^(l) W^(l)) * sigma'(z^(l-1))
+                previous = deltas[l - 1]
+                np.matmul(delta, layers[l].weights, out=previous)
+                kind = kinds[l - 1]
+                if kind in (_FROM_A, _FROM_Z):
+                    previous *= zs[l - 1]
+                elif kind == _GENERAL:
+                    layers[l - 1].activation.backprop(previous, zs[l - 1], as_[l - 1], out=previous)
+                delta = previous
+        optimizer.step(self._packed, ws.flat_grads)
         return value, a
 
     def fit_batch(
