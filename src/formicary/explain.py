@@ -560,7 +560,7 @@ class _MarkdownDocument(_Document):
         return "`" + build(self.i) + "`"
 
     def escape(self, text: str) -> str:
-        return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+        return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text.replace("->", "→"))
 
     def heading(self, text: str, level: int = 1) -> None:
         self.blocks.append("#" * min(level + 1, 6) + " " + self.escape(text))
