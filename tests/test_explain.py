@@ -466,36 +466,57 @@ KNOWN_ENVIRONMENTS = {"document", "align*", "aligned", "bmatrix", "center", "tab
 
 
 def check_latex_structure(source: str, math: bool = False) -> None:
-    """Balanced braces and environments, known commands only, no double sub/superscripts."""
-    from pylatexenc.latexwalker import (
-        LatexEnvironmentNode,
-        LatexGroupNode,
-        LatexMacroNode,
-        LatexMathNode,
-        LatexWalker,
-    )
+    """Balanced braces and environments, known commands only, no double sub/superscripts.
 
+    A tokenizer of our own always runs; pylatexenc's strict parser runs too when it
+    is installed (it comes with the test extra).
+    """
     if math:
         source = r"\[" + source + r"\]"
-    nodes, _, _ = LatexWalker(source, tolerant_parsing=False).get_latex_nodes()
-    macros, environments = set(), set()
+    macros = set(re.findall(r"\\([A-Za-z]+|.)", source))
+    # braces balance (escaped ones aside) and environments nest properly
+    depth = 0
+    for char in re.sub(r"\\[{}]", "", source):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        assert depth >= 0, "a } closes nothing"
+    assert depth == 0, "unclosed {"
+    stack: list[str] = []
+    for kind, name in re.findall(r"\\(begin|end)\{([^}]*)\}", source):
+        if kind == "begin":
+            stack.append(name)
+        else:
+            assert stack and stack.pop() == name, f"\\end{{{name}}} does not match"
+    assert not stack, f"unclosed environments {stack}"
+    environments = set(re.findall(r"\\begin\{([^}]*)\}", source))
+    try:
+        from pylatexenc.latexwalker import (
+            LatexEnvironmentNode,
+            LatexGroupNode,
+            LatexMacroNode,
+            LatexMathNode,
+            LatexWalker,
+        )
+    except ImportError:  # pragma: no cover - the test extra installs it
+        pass
+    else:
+        nodes, _, _ = LatexWalker(source, tolerant_parsing=False).get_latex_nodes()
 
-    def walk(items):
-        for node in items or []:
-            if isinstance(node, LatexMacroNode):
-                macros.add(node.macroname)
-                if node.nodeargd is not None:
-                    walk([a for a in node.nodeargd.argnlist if a is not None])
-            elif isinstance(node, LatexEnvironmentNode):
-                environments.add(node.environmentname)
-                walk(node.nodelist)
-            elif isinstance(node, (LatexGroupNode, LatexMathNode)):
-                walk(node.nodelist)
+        def walk(items):
+            for node in items or []:
+                if isinstance(node, LatexMacroNode):
+                    macros.add(node.macroname)
+                    if node.nodeargd is not None:
+                        walk([a for a in node.nodeargd.argnlist if a is not None])
+                elif isinstance(node, LatexEnvironmentNode):
+                    environments.add(node.environmentname)
+                    walk(node.nodelist)
+                elif isinstance(node, (LatexGroupNode, LatexMathNode)):
+                    walk(node.nodelist)
 
-    walk(nodes)
+        walk(nodes)
+    macros -= {"[", "]", "(", ")"}  # display and inline math delimiters
     assert macros <= KNOWN_MACROS, macros - KNOWN_MACROS
     assert environments <= KNOWN_ENVIRONMENTS, environments - KNOWN_ENVIRONMENTS
-    assert source.count(r"\begin{") == source.count(r"\end{")
     assert len(re.findall(r"\\left(?![a-z])", source)) == len(
         re.findall(r"\\right(?![a-z])", source)
     )
@@ -601,3 +622,18 @@ def test_notebook_html_view_shows_the_summary():
     assert layers[1][1:] == ["2×3", "2", "relu", "8"]
     assert layers[2][1:] == ["1×2", "1", "sigmoid", "3"]
     assert "MLP 3-2-1" in html and "total parameters: 11" in html
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        r"\begin{align*} z &= 1 \end{align}",  # mismatched environment
+        r"\frac{1}{2",  # unclosed brace
+        r"z_{1}^{(1)}^{2}",  # double superscript
+        r"\sigmoid(z)",  # not a LaTeX command
+        r"\left( z",  # \left without \right
+    ],
+)
+def test_the_latex_check_rejects_broken_sources(broken):
+    with pytest.raises(AssertionError):
+        check_latex_structure(broken, math=True)
