@@ -258,8 +258,6 @@ def parse_csv(text: str, name: str = "upload.csv") -> CustomData:
         raise ValueError(f"{name} is empty; give rows of x1,x2,label")
     if not all(_is_number(cell) for cell in rows[0][1][:2]):
         rows = rows[1:]  # a header line
-    if len(rows) < MIN_POINTS:
-        raise ValueError(f"{name} has {len(rows)} data row(s); give at least {MIN_POINTS}")
     if len(rows) > MAX_POINTS:
         raise ValueError(f"{name} has {len(rows)} rows; the playground takes at most {MAX_POINTS}")
     features = np.empty((len(rows), 2))
@@ -281,6 +279,8 @@ def parse_csv(text: str, name: str = "upload.csv") -> CustomData:
                 raise ValueError(f"{name} line {line}: column {c + 1} is {cell!r}, not finite")
             features[i, c] = value
         labels.append(row[2].strip())
+    if len(rows) < MIN_POINTS:
+        raise ValueError(f"{name} has {len(rows)} data row(s); give at least {MIN_POINTS}")
     distinct = sorted(
         set(labels), key=lambda s: (not _is_number(s), float(s) if _is_number(s) else 0, s)
     )

@@ -43,7 +43,8 @@ const state = {
   hello: null,
   config: null,
   setup: null,
-  frame: null,
+  frame: null, // the frame on screen
+  latest: null, // the last frame received (a background tab trains without drawing)
   pending: null,
   drawScheduled: false,
   history: [],
@@ -151,14 +152,18 @@ function receive(message) {
       break;
     case "frame":
       state.stats.received += 1;
+      state.latest = message;
       if (message.warning) showMessage(message.warning, "warning");
       state.pending = message;
       if (document.hidden) {
         // A background tab keeps training: acknowledge now, draw when visible again.
         send({ type: "ack", seq: message.seq });
       } else if (!state.drawScheduled) {
+        // Draw on the next animation frame, or after 100 ms where animation frames are
+        // throttled (an unfocused window), so training never waits long for the page.
         state.drawScheduled = true;
         requestAnimationFrame(drawPending);
+        state.drawTimer = setTimeout(drawPending, 100);
       }
       break;
     case "error":
@@ -170,6 +175,7 @@ function receive(message) {
 }
 
 function drawPending() {
+  clearTimeout(state.drawTimer);
   state.drawScheduled = false;
   const frame = state.pending;
   if (!frame || !state.setup) return;
