@@ -105,7 +105,7 @@ def _check_file(path: Path) -> None:
 
 
 def _csv_options(fmt: str) -> dict[str, Any]:
-    return {"sep": "\t" if fmt == "tsv" else ",", "skipinitialspace": True}
+    return {"sep": "\t" if fmt == "tsv" else ",", "skipinitialspace": True, "encoding": "utf-8-sig"}
 
 
 def _csv_error(path: Path, exc: Exception) -> ValueError:

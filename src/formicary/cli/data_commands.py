@@ -532,7 +532,14 @@ def train(
         bool,
         typer.Option(help="Stop when the validation loss stops improving; keep the best weights."),
     ] = True,
-    patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 10,
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            help="Epochs without improvement before stopping "
+            "(default: 10, or more on small data: at least 1,000 gradient steps).",
+            show_default=False,
+        ),
+    ] = None,
     scale: Annotated[
         Scale,
         typer.Option(help="Numeric feature scaling; auto = standard (min-max for images)."),
@@ -603,7 +610,7 @@ def train(
         raise CLIError(f"--epochs must be >= 1, got {epochs}")
     if not 0 <= validation_split < 1:
         raise CLIError(f"--validation-split must be in [0, 1), got {validation_split}")
-    if patience < 1:
+    if patience is not None and patience < 1:
         raise CLIError(f"--patience must be >= 1, got {patience}")
     if max_rows is not None and max_rows < 2:
         raise CLIError(f"--max-rows must be >= 2, got {max_rows}")
@@ -708,6 +715,10 @@ def train(
             highlight=False,
         )
 
+    if patience is None:
+        # 10 epochs, but on small data (few batches per epoch) at least 1,000 gradient steps
+        batches = -(-len(train_rows) // batch_size)
+        patience = max(10, -(-1000 // batches))
     callbacks = []
     bar = None
     if not quiet:
@@ -716,6 +727,12 @@ def train(
     stopper = None
     if early_stopping:
         stopper = formicary.EarlyStopping(patience=patience, restore_best_weights=True)
+    if show and stopper is not None:
+        err.print(
+            f"early stopping: patience {patience} epochs"
+            + (", on the validation loss" if n_val else ", on the training loss"),
+            highlight=False,
+        )
     try:
         history = net.fit(
             X_train,
@@ -804,6 +821,10 @@ def train(
         return
     if not show:
         return
+    if history.interrupted:
+        err.print(
+            f"interrupted: saved the weights learnt in {history.epochs} epoch(s)", highlight=False
+        )
     if history.stopped_early and history.best_epoch is not None:
         err.print(
             f"early stopping after epoch {history.epochs}: kept the weights of epoch "
