@@ -132,12 +132,15 @@ export function collapseHtml(c, setup) {
   const shape = classification
     ? "a single-layer perceptron (logistic regression): its decision boundary, where the bracket is 0, is a <b>straight line</b> (dashed), whatever the weights. No line separates XOR."
     : "a single linear layer: its prediction is a <b>plane</b>, whatever the weights.";
+  const bias = `${sym("W", "", `(${L})`)}(&middot;&middot;&middot;(${sym("W", "", "(2)")} ${sym("b", "", "(1)")} + ${sym("b", "", "(2)")})&middot;&middot;&middot;) + ${sym("b", "", `(${L})`)}`;
   return (
-    `<h3 style="margin:0 0 4px">Identity switch: the ${L} layers collapse into one</h3>` +
-    `Every hidden neuron now has <i>a</i> = <i>z</i>, so the layers compose into one affine map ` +
-    `<span class="math"><i>W</i> = ${product}</span>, <span class="math"><i>b</i> = ${sym("W", "", `(${L})`)}(&middot;&middot;&middot;(${sym("W", "", "(2)")}${sym("b", "", "(1)")} + ${sym("b", "", "(2)")})&middot;&middot;&middot;) + ${sym("b", "", `(${L})`)}</span>:` +
-    `<div class="math">&ycirc; = ${equation}</div>` +
-    `That is ${shape} ` +
-    `<span class="muted">Checked on the grid: the network and this equation differ by at most ${fmt(c.max_difference)}.</span>`
+    `<h3>Identity switch: the ${L} layers collapse into one</h3>` +
+    `<p>Every hidden neuron now has <i>a</i> = <i>z</i>, so the layers compose into one affine map:</p>` +
+    `<div class="math"><i>W</i> = ${product}</div>` +
+    (L > 1 ? `<div class="math"><i>b</i> = ${bias}</div>` : "") +
+    `<div class="math equation">&ycirc; = ${equation}</div>` +
+    `<p>That is ${shape}</p>` +
+    `<p class="muted">Checked on the grid: the network and this equation differ by at most ` +
+    `${fmt(c.max_difference)}.</p>`
   );
 }

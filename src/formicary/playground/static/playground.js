@@ -378,26 +378,37 @@ function layoutNetwork() {
   const setup = state.setup;
   const sizes = setup.sizes;
   const graph = $("graph");
+  const biggest = Math.max(...sizes);
+  // Tall enough for the widest layer, no taller: small networks leave room for the equations.
+  graph.style.height = `${Math.max(250, Math.min(440, biggest * 58 + 30))}px`;
   const width = graph.clientWidth;
   const height = graph.clientHeight;
   const columns = sizes.length;
   const left = 46;
   const right = 60;
-  const biggest = Math.max(...sizes);
-  const size = Math.max(6, Math.min(42, Math.floor((height - 8) / biggest) - 6));
-  const gap = Math.max(2, Math.min(16, (height - biggest * size) / Math.max(biggest, 1)));
+  // Column centres; each layer's squares are as large as its neuron count allows.
   const xs = sizes.map((_, i) =>
-    columns === 1 ? width / 2 : left + ((width - left - right - size) * i) / (columns - 1),
+    columns === 1 ? width / 2 : left + 21 + ((width - left - right - 42) * i) / (columns - 1),
   );
   const nodes = [];
   sizes.forEach((count, layer) => {
+    const size = Math.max(5, Math.min(42, Math.floor((height * 0.94) / count) - 6));
+    const room = height * 0.96 - count * size;
+    const gap = count > 1 ? Math.max(1, Math.min(16, room / (count - 1))) : 0;
     const total = count * size + (count - 1) * gap;
     const top = (height - total) / 2;
     for (let j = 0; j < count; j += 1) {
-      nodes.push({ layer, neuron: j + 1, x: xs[layer], y: top + j * (size + gap), size });
+      nodes.push({
+        layer,
+        neuron: j + 1,
+        x: xs[layer] - size / 2,
+        y: top + j * (size + gap),
+        size,
+      });
     }
   });
-  state.layout = { width, height, size, xs, nodes, sizes };
+  const spacing = columns > 1 ? xs[1] - xs[0] : width;
+  state.layout = { width, height, xs, nodes, sizes, spacing };
 
   const box = $("nodes");
   box.innerHTML = "";
@@ -408,8 +419,8 @@ function layoutNetwork() {
     canvas.dataset.neuron = node.neuron;
     canvas.style.left = `${node.x}px`;
     canvas.style.top = `${node.y}px`;
-    canvas.style.width = `${size}px`;
-    canvas.style.height = `${size}px`;
+    canvas.style.width = `${node.size}px`;
+    canvas.style.height = `${node.size}px`;
     const isInput = node.layer === 0;
     const isOutput = node.layer === sizes.length - 1;
     const kind = isInput ? "input" : isOutput ? "output" : "hidden";
@@ -427,8 +438,8 @@ function layoutNetwork() {
       const label = document.createElement("span");
       label.className = isInput ? "node-label" : "node-label right";
       label.innerHTML = isInput ? `x<sub>${node.neuron}</sub>` : "&ycirc;";
-      label.style.left = `${isInput ? node.x : node.x + size}px`;
-      label.style.top = `${node.y + size / 2}px`;
+      label.style.left = `${isInput ? node.x : node.x + node.size}px`;
+      label.style.top = `${node.y + node.size / 2}px`;
       box.appendChild(label);
     }
   }
@@ -437,10 +448,10 @@ function layoutNetwork() {
     if (layer >= sizes.length || neuron > sizes[layer]) state.selected = null;
   }
   paintInputs();
-  buildLayerControls(xs, size);
+  buildLayerControls(xs, spacing);
 }
 
-function buildLayerControls(xs, size) {
+function buildLayerControls(xs, spacing) {
   const box = $("layer-controls");
   box.innerHTML = "";
   const config = state.config;
@@ -449,9 +460,10 @@ function buildLayerControls(xs, size) {
   sizes.forEach((count, layer) => {
     const control = document.createElement("div");
     control.className = "layer-control";
-    control.style.left = `${xs[layer] + size / 2}px`;
+    control.style.left = `${xs[layer]}px`;
+    const compact = spacing < 84;
     if (layer === 0) {
-      control.innerHTML = `<span>input</span><span>2 features</span>`;
+      control.innerHTML = compact ? `<span>input</span>` : `<span>input</span><span>2 features</span>`;
     } else if (layer === sizes.length - 1) {
       const act = state.setup.activations[layer - 1];
       control.innerHTML = `<span>output</span><span>${ACTIVATION_LABELS[act] || act}</span>`;
@@ -481,7 +493,8 @@ function buildLayerControls(xs, size) {
       });
       buttons.append(plus, minus);
       const label = document.createElement("span");
-      label.textContent = `${count} neuron${count === 1 ? "" : "s"}`;
+      label.textContent = compact ? `${count}` : `${count} neuron${count === 1 ? "" : "s"}`;
+      label.title = `${count} neuron${count === 1 ? "" : "s"}`;
       const select = document.createElement("select");
       select.title = `activation of hidden layer ${layer}`;
       select.dataset.layer = layer;
@@ -489,6 +502,7 @@ function buildLayerControls(xs, size) {
         select.add(new Option(ACTIVATION_LABELS[name] || name, name));
       }
       select.value = config.activations[i];
+      if (compact) select.style.maxWidth = `${Math.max(40, spacing - 8)}px`;
       select.disabled = config.identity;
       select.addEventListener("change", () => {
         const acts = [...config.activations];
@@ -536,7 +550,8 @@ function renderFrame(frame) {
   $("epoch").textContent = String(frame.epoch)
     .padStart(6, "0")
     .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const fmtLoss = (v) => (v === null ? "–" : v.toFixed(4));
+  const fmtLoss = (v) =>
+    v === null ? "–" : v > 0 && v < 1e-3 ? v.toExponential(2).replace("-", "−") : v.toFixed(4);
   $("train-loss").textContent = fmtLoss(frame.train_loss);
   $("test-loss").textContent = fmtLoss(frame.test_loss);
   const accuracy = state.setup.metric === "accuracy";
@@ -593,10 +608,11 @@ function renderOutput(frame) {
       `<span class="swatch pos"></span>${b}. Filled dots with white rims are training points, ` +
       `black rims test points. Click the map to move the point <b>x</b> used in the equations.`;
   } else {
+    const [low, high] = setup.y_range.map((v) => v.toFixed(2).replace("-", "−"));
     legend.innerHTML =
-      `Colours show the prediction &ycirc; from ${setup.y_range[0].toFixed(2)} ` +
-      `<span class="swatch neg"></span> to ${setup.y_range[1].toFixed(2)} ` +
-      `<span class="swatch pos"></span>. Click the map to move the point <b>x</b>.`;
+      `Colours show the prediction &ycirc;, from <span class="swatch neg"></span>${low} ` +
+      `to <span class="swatch pos"></span>${high}; the dots are the targets <i>y</i> on the ` +
+      `same scale. Click the map to move the point <b>x</b> used in the equations.`;
   }
 }
 
