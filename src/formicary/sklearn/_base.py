@@ -499,14 +499,13 @@ class BaseMLP(BaseEstimator):
         optimizer = self._optimizer
         assert optimizer is not None
         mean_weight = 1.0 if sample_weight is None else float(np.mean(sample_weight))
-        # scikit-learn's gradient term alpha W / sum(w_batch), as the optimizer's weight decay.
-        optimizer.weight_decay = float(self.alpha) / (batch_size * mean_weight)
-        n_batches = math.ceil(n_samples / batch_size)
         rules = SklearnRules(
             self,
             optimizer,
             n_samples=n_samples,
-            penalty_per_norm=n_batches * 0.5 * float(self.alpha) / (n_samples * mean_weight),
+            batch_size=batch_size,
+            alpha=float(self.alpha),
+            mean_weight=mean_weight,
             validation=None if validation is None else (validation[0], validation[1], sw_val),
             incremental=incremental,
         )

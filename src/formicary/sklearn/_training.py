@@ -51,7 +51,7 @@ def squared_weight_norm(net: MLP) -> float:
 
 
 class SklearnRules(Callback):
-    """scikit-learn's loss curve, stopping rule and learning-rate schedule, as a callback.
+    """scikit-learn's L2 term, loss curve, stopping rule and learning-rate schedule, as a callback.
 
     Parameters
     ----------
@@ -60,16 +60,29 @@ class SklearnRules(Callback):
         ``validation_scores_``, ...) are updated after every epoch.
     optimizer : Optimizer
         The optimizer the core loop steps with; its ``learning_rate`` is set
-        at the start of every epoch.
-    n_samples : int
-        Training samples per epoch (``t`` grows by this much each epoch).
-    penalty_per_norm : float
-        Factor turning ``sum_l ||W^(l)||^2`` into the epoch's L2 term.
+        at the start of every epoch and its ``weight_decay`` before every batch.
+    n_samples, batch_size : int
+        Training samples per epoch (``t`` grows by this much each epoch) and
+        per batch (the last batch may be smaller).
+    alpha : float
+        scikit-learn's L2 penalty.
+    mean_weight : float
+        Mean sample weight (1 without weights).
     validation : tuple, optional
         ``(X_val, y_val, sample_weight_val)`` scored with the estimator's
         ``score`` metric (accuracy or R^2) after every epoch.
     incremental : bool
         ``partial_fit``: one epoch, never a convergence warning.
+
+    Notes
+    -----
+    scikit-learn adds ``(alpha / m_b) W`` to the gradient of a batch of ``m_b``
+    samples (``alpha / sum(w_b)`` with sample weights) and
+    ``0.5 alpha ||W||^2 / m_b`` to its loss. The optimizer's ``weight_decay``
+    ``lambda`` adds ``lambda W``, so before each batch ``lambda`` is set to
+    ``alpha / (m_b * mean(w))``, exact without sample weights and with full
+    batches. The L2 term of ``loss_curve_`` sums ``0.5 alpha ||W||^2 / (n mean(w))``
+    over the weights each batch started from, as scikit-learn does.
     """
 
     def __init__(
@@ -78,26 +91,46 @@ class SklearnRules(Callback):
         optimizer: Optimizer,
         *,
         n_samples: int,
-        penalty_per_norm: float,
+        batch_size: int,
+        alpha: float,
+        mean_weight: float,
         validation: tuple[np.ndarray, Any, np.ndarray | None] | None,
         incremental: bool,
     ) -> None:
         self.estimator = estimator
         self.optimizer = optimizer
         self.n_samples = n_samples
-        self.penalty_per_norm = penalty_per_norm
         self.validation = validation
         self.incremental = incremental
+        self.n_batches = -(-n_samples // batch_size)
+        last_size = n_samples - (self.n_batches - 1) * batch_size
+        self.decay = alpha / (batch_size * mean_weight)
+        self.last_decay = alpha / (last_size * mean_weight)
+        self.penalty_per_norm = 0.5 * alpha / (n_samples * mean_weight)
+        self.penalty = 0.0
         self.stopped = False
         self.reached_max_iter = False
+
+    def _add_penalty(self, net: MLP) -> None:
+        if self.penalty_per_norm:
+            self.penalty += self.penalty_per_norm * squared_weight_norm(net)
 
     def on_epoch_begin(self, net: MLP, epoch: int, logs: dict[str, Any]) -> None:
         # The core loop has applied the optimizer's (constant) schedule; impose ours.
         self.optimizer.learning_rate = self.estimator._learning_rate_now
+        self.optimizer.weight_decay = self.decay if self.n_batches > 1 else self.last_decay
+        self.penalty = 0.0
+        self._add_penalty(net)
+
+    def on_batch_end(self, net: MLP, batch: int, logs: dict[str, Any]) -> None:
+        if batch + 1 < self.n_batches:
+            self._add_penalty(net)
+        if batch + 2 == self.n_batches:
+            self.optimizer.weight_decay = self.last_decay
 
     def on_epoch_end(self, net: MLP, epoch: int, logs: dict[str, Any]) -> None:
         est = self.estimator
-        loss = float(logs["loss"]) + self.penalty_per_norm * squared_weight_norm(net)
+        loss = float(logs["loss"]) + self.penalty
         est.loss_ = loss
         est.loss_curve_.append(loss)
         est.n_iter_ += 1
