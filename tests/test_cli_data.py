@@ -214,7 +214,9 @@ def test_regression_round_trip(work: Path) -> None:
         )
     )
     metrics = json.loads(
-        ok(formicary("evaluate", "value.fcy", "test.csv", "--json", cwd=work)).stdout
+        ok(
+            formicary("evaluate", "value.fcy", "test.csv", "--chunk-size", "30", "--json", cwd=work)
+        ).stdout
     )
     ok(formicary("predict", "value.fcy", "test.csv", "-o", "value.csv", cwd=work))
     predicted = pd.read_csv(work / "value.csv")["prediction"].to_numpy()

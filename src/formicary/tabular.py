@@ -117,8 +117,18 @@ def _csv_error(path: Path, exc: Exception) -> ValueError:
     return ValueError(f"{path} could not be read as CSV: {first}")
 
 
+def _pyarrow_parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            "Parquet files need pyarrow; install it with: pip install 'formicary[cli]'"
+        ) from None
+    return pq
+
+
 def _parquet_file(path: Path) -> Any:
-    import pyarrow.parquet as pq
+    pq = _pyarrow_parquet()
 
     try:
         return pq.ParquetFile(path)

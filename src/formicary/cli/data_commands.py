@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
-from formicary.cli.common import CLIError, handle_errors
+from formicary.cli.common import CLIError, handle_errors, require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,7 +69,8 @@ class Split(str, Enum):
 
 # ---------------------------------------------------------------------- output helpers
 def _consoles() -> tuple[Any, Any]:
-    from rich.console import Console
+    """Rich consoles for results (stdout) and progress/notes (stderr)."""
+    Console = require("rich.console", "cli").Console
 
     return Console(), Console(stderr=True)
 
@@ -617,9 +618,7 @@ def train(
     _check_writable(out)
 
     # ---- the data
-    frame, test, source, spec, default_scale = _training_data(
-        data, dataset, target, samples, noise, err, quiet
-    )
+    frame, test, source, spec, default_scale = _training_data(data, dataset, target, samples, noise)
     target_name = target if target is not None else spec.get("target")
     if target_name is None:
         from formicary.tabular import read_columns
@@ -631,11 +630,13 @@ def train(
         )
     from formicary.tabular import check_columns
 
-    check_columns([target_name], list(frame.columns), source, role="target column")
-    used = _names(features) or [
-        c for c in frame.columns if c != target_name and c not in _names(exclude)
-    ]
-    check_columns(used, list(frame.columns), source, role="feature column")
+    columns = [str(c) for c in frame.columns]
+    check_columns([target_name], columns, source, role="target column")
+    excluded = _names(exclude)
+    check_columns(excluded, columns, source, role="column to exclude")
+    chosen = _names(features) or [c for c in columns if c != target_name]
+    check_columns(chosen, columns, source, role="feature column")
+    used = [c for c in chosen if c not in excluded]
     frame = _handle_missing(frame, [*used, target_name], source, drop_missing, err, quiet)
     if test is not None:
         test = _handle_missing(
@@ -850,8 +851,6 @@ def _training_data(
     target: str | None,
     samples: int | None,
     noise: float | None,
-    err: Any,
-    quiet: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, str, dict[str, Any], str]:
     """``(frame, test_frame_or_None, source, spec, default_scaling)`` for ``train``."""
     from formicary import tabular
@@ -1250,8 +1249,10 @@ def predict(
 def _write_frames(frames: Iterator[pd.DataFrame], path: Path, fmt: str) -> None:
     """Append DataFrames to one CSV/TSV/Parquet file as they come."""
     if fmt == "parquet":
+        from formicary.tabular import _pyarrow_parquet
+
+        pq = _pyarrow_parquet()  # a clear message when pyarrow is missing
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         writer = None
         try:
