@@ -571,6 +571,19 @@ def test_the_command_serves_the_page_on_localhost():
         process.wait(timeout=10)
 
 
+def test_without_the_web_extra_the_command_says_what_to_install():
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "from formicary.cli import main\n"
+        "main(['playground', '--no-browser'])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: this command needs uvicorn; install it with: pip install 'formicary[web]'"
+    )
+
+
 def test_a_busy_port_is_one_clear_error():
     with contextlib.closing(socket.socket()) as busy:
         busy.bind(("127.0.0.1", 0))

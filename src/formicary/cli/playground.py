@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
     def playground(
-        port: int = typer.Option(
+        port: int | None = typer.Option(
             None,
             "--port",
             "-p",

@@ -136,15 +136,19 @@ class Connection:
             async with self.lock:
                 if not self.session.playing:
                     break
-                try:
-                    await anyio.to_thread.run_sync(self.session.advance)
-                except TrainingDivergedError as exc:
-                    error = str(exc)
-                frame = self.session.frame()
+                error, frame = await anyio.to_thread.run_sync(self._advance)
             if error:
                 await self.send_error(error, kind="diverged")
             await self.send_frame(frame)
             await asyncio.sleep(max(0.0, 1.0 / MAX_FPS - (loop.time() - started)))
+
+    def _advance(self) -> tuple[str | None, dict[str, Any]]:
+        """Train one chunk and describe the result (in a worker thread: the loop stays free)."""
+        try:
+            self.session.advance()
+        except TrainingDivergedError as exc:
+            return str(exc), self.session.frame()
+        return None, self.session.frame()
 
     def _start_training(self) -> None:
         self.session.playing = True
