@@ -6,7 +6,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_finite", "check_inputs", "check_targets", "resolve_dtype"]
+__all__ = [
+    "as_float_array",
+    "check_finite",
+    "check_inputs",
+    "check_n_features",
+    "check_sample_weight",
+    "check_targets",
+    "resolve_dtype",
+]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -104,7 +112,11 @@ def as_float_array(
 
 def check_inputs(X: Any, n_features: int, dtype: np.dtype | None = None) -> np.ndarray:
     """Inputs for a network whose first layer ``W^(1)`` takes ``n_features`` inputs."""
-    X = as_float_array(X, "X", dtype=dtype)
+    return check_n_features(as_float_array(X, "X", dtype=dtype), n_features)
+
+
+def check_n_features(X: np.ndarray, n_features: int) -> np.ndarray:
+    """The column-count check of :func:`check_inputs` alone, for an already checked 2-D array."""
     if X.shape[1] != n_features:
         raise ValueError(
             f"X has {X.shape[1]} feature(s) per sample but layer 1 expects {n_features} "
