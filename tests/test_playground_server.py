@@ -20,10 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("starlette")
-pytest.importorskip("httpx")
-
 from starlette.testclient import TestClient
 
 import formicary as fc
