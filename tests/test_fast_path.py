@@ -413,3 +413,27 @@ def test_copies_train_independently():
             not np.array_equal(a, b)
             for a, b in zip(clone.parameters(), net.parameters(), strict=True)
         )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_optimizer_state_never_lingers_in_the_subnormal_range(dtype):
+    """A moment that decays geometrically (gradient 0 after one step) is flushed to 0."""
+    from formicary.optimizers import FLUSH_EVERY
+
+    tiny = np.finfo(dtype).tiny
+    w = np.ones(5, dtype=dtype)
+    adam = fc.Adam(0.01, beta_1=0.5)
+    adam.step([w], [np.full(5, 1e-3, dtype=dtype)])
+    zero = np.zeros(5, dtype=dtype)
+    steps = 1
+    m = adam._state[0]["m"]
+    # 0.5^t from 1e-3 enters the subnormal range after ~116 (float32) / ~1012 (float64) steps
+    while not (0 < np.abs(m).max() < tiny):
+        adam.step([w], [zero])
+        steps += 1
+        assert np.abs(m).max() > 0, "decayed straight to 0: pick a slower decay"
+    while steps % FLUSH_EVERY:
+        adam.step([w], [zero])
+        steps += 1
+    assert not np.any((m != 0) & (np.abs(m) < tiny))
+    assert np.all(np.isfinite(w)) and w.dtype == dtype
