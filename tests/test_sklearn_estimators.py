@@ -174,6 +174,17 @@ def test_fitted_attributes_and_layouts(iris):
     np.testing.assert_allclose(clf.predict_proba(X), clf.network_.predict(X))
 
 
+def test_dataframe_feature_names(iris):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
+    clf = MLPClassifier((4,), max_iter=5, random_state=0).fit(frame, pd.Series(y))
+    assert list(clf.feature_names_in_) == ["sepal_l", "sepal_w", "petal_l", "petal_w"]
+    with pytest.warns(UserWarning, match="feature names"):
+        from_array = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict_proba(frame), from_array)
+
+
 def test_unfitted_estimator_raises_not_fitted(iris):
     from sklearn.exceptions import NotFittedError
 
