@@ -139,7 +139,15 @@ def test_evaluate_agrees_with_the_predictions_file(work: Path) -> None:
     assert quiet.stdout == "" and quiet.stderr == ""
     metrics = json.loads((work / "m.json").read_text())
     shown = ok(formicary(*args[:3], cwd=work)).stdout
-    for heading in ("precision", "recall", "F1", "accuracy", "rows: true class", "high", "mid"):
+    for heading in (
+        "precision",
+        "recall",
+        "F1",
+        "accuracy",
+        "rows are the true class",
+        "high",
+        "mid",
+    ):
         assert heading in shown
     ok(
         formicary(

@@ -226,3 +226,13 @@ def test_regression_of_text_refused(table: pd.DataFrame) -> None:
 def test_malformed_metadata_refused(data: object) -> None:
     with pytest.raises(ValueError, match="preprocessing"):
         Preprocessor.from_dict(data)
+
+
+def test_categorical_target_keeps_its_category_order() -> None:
+    labels = pd.Categorical(["low", "high", "mid", "low"], categories=["low", "mid", "high"])
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": labels})
+    pre = Preprocessor.fit(frame, "y")
+    assert pre.target is not None and pre.target.classes == ["low", "mid", "high"]
+    np.testing.assert_array_equal(pre.encode_target(frame["y"]), [0, 2, 1, 0])
+    # read back from a file the labels are plain text: the stored order still applies
+    np.testing.assert_array_equal(pre.encode_target(pd.Series(["high", "mid"], name="y")), [2, 1])

@@ -13,6 +13,7 @@ transformation:
   one-hot inputs ``x = [v == g_1, ..., v == g_m]`` (a category never seen in
   training gives all zeros);
 * the target is either class labels, encoded as ``0..K-1`` in sorted order
+  (a pandas categorical column keeps its categories' order)
   (the network's outputs ``a^(L)`` are class probabilities), or a number
   ``t`` standardised as ``(t - c) / s`` for regression (predictions are mapped
   back with ``c + s * a^(L)``).
@@ -643,6 +644,9 @@ def _fit_target(column: pd.Series, task: str, source: str) -> Target:
         classes: list[Any] = [_json_value(v) for v in np.unique(values)]
     elif column.dtype.kind == "b":
         classes = [v for v in (False, True) if (column == v).any()]
+    elif isinstance(column.dtype, pd.CategoricalDtype):
+        present = set(column.dropna().astype(str))  # a categorical keeps its own class order
+        classes = [str(c) for c in column.cat.categories if str(c) in present]
     else:
         classes = sorted(set(_as_text(column)))
     if len(classes) < 2:

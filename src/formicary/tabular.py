@@ -505,7 +505,8 @@ def _sklearn(info: BuiltinDataset) -> pd.DataFrame:
         frame[info.target] = bunch.target.astype(np.int64)
         return frame
     frame = pd.DataFrame(bunch.data, columns=[str(c) for c in bunch.feature_names])
-    frame[info.target] = np.asarray(bunch.target_names)[bunch.target].astype(object)
+    names = [str(name) for name in bunch.target_names]  # scikit-learn's order of the classes
+    frame[info.target] = pd.Categorical.from_codes(bunch.target, categories=names)
     return frame
 
 
@@ -532,7 +533,8 @@ def _fashion_mnist() -> tuple[pd.DataFrame, pd.DataFrame]:
         pixels = images.reshape(images.shape[0], -1)
         columns = [f"pixel{i}" for i in range(1, pixels.shape[1] + 1)]
         frame = pd.DataFrame(pixels, columns=columns, copy=False)
-        frame["label"] = np.asarray(FASHION_MNIST_CLASSES, dtype=object)[labels]
+        # the official label order (0 = T-shirt/top ... 9 = Ankle boot) becomes the class order
+        frame["label"] = pd.Categorical.from_codes(labels, categories=FASHION_MNIST_CLASSES)
         parts.append(frame)
     return parts[0], parts[1]
 

@@ -1041,7 +1041,7 @@ def evaluate(
         return
     if quiet:
         return
-    for table in _evaluation_tables(result):
+    for table in _evaluation_tables(result, out_console.width):
         out_console.print(table)
     if json_out is not None:
         out_console.print(f"wrote {json_out}", highlight=False)
@@ -1052,8 +1052,9 @@ def _text_classes(pre: Preprocessor) -> bool:
     return any(isinstance(c, str) for c in pre.target.classes)
 
 
-def _evaluation_tables(result: dict[str, Any]) -> list[Any]:
+def _evaluation_tables(result: dict[str, Any], width: int = 80) -> list[Any]:
     from rich.table import Table
+    from rich.text import Text
 
     title = f"{result['data']}: {result['samples']:,} rows"
     if result["task"] == "regression":
@@ -1089,14 +1090,19 @@ def _evaluation_tables(result: dict[str, Any]) -> list[Any]:
     summary.add_section()
     summary.add_row("accuracy", "", "", f"{result['accuracy']:.4f}", f"{result['samples']:,}")
     summary.add_row("loss", "", "", f"{result['loss']:.4f}", "")
-    confusion = Table(caption="rows: true class, columns: predicted", caption_justify="left")
-    confusion.add_column("")
     classes = [str(c) for c in result["classes"]]
-    for name in classes:
-        confusion.add_column(name, justify="right")
-    for name, row in zip(classes, result["confusion_matrix"], strict=True):
-        confusion.add_row(name, *(f"{v:,}" for v in row))
-    return [summary, confusion]
+    matrix = result["confusion_matrix"]
+    cell = max(len(f"{v:,}") for row in matrix for v in row)
+    label = max(len(name) for name in classes)
+    by_name = label + 4 + sum(max(len(name), cell) + 3 for name in classes) <= width
+    caption = "confusion matrix: rows are the true class, columns the predicted one"
+    confusion = Table()
+    confusion.add_column("")
+    for k, name in enumerate(classes, start=1):
+        confusion.add_column(name if by_name else str(k), justify="right")
+    for k, (name, row) in enumerate(zip(classes, matrix, strict=True), start=1):
+        confusion.add_row(name if by_name else f"{k} {name}", *(f"{v:,}" for v in row))
+    return [summary, confusion, Text(caption)]
 
 
 # ---------------------------------------------------------------------- predict
@@ -1196,20 +1202,17 @@ def predict(
             for name in kept:
                 frame[name] = chunk[name]
             good = chunk.loc[~mask]
-            labels = pd.Series(index=chunk.index, dtype=object)
+            regression = pre.target.task == "regression"
+            # rows left out (--drop-missing) keep an empty prediction
+            labels = pd.Series(None, index=chunk.index, dtype=net.dtype if regression else object)
             probs = None
             if len(good):
                 X = pre.transform(good, net.dtype, source=source, unknown=unknown)
                 outputs = net.predict(X)
-                decoded = pre.decode(outputs)
-                if pre.target.task == "regression":
-                    labels = pd.Series(np.nan, index=chunk.index, dtype=net.dtype)
-                labels.loc[good.index] = decoded
+                labels.loc[good.index] = pre.decode(outputs)
                 if probabilities:
                     probs = pre.probabilities(outputs)
-            elif pre.target.task == "regression":
-                labels = pd.Series(np.nan, index=chunk.index, dtype=net.dtype)
-            frame["prediction"] = labels.infer_objects() if len(good) else labels
+            frame["prediction"] = labels.infer_objects()
             if probabilities:
                 for k, cls in enumerate(pre.target.classes):
                     column = pd.Series(np.nan, index=chunk.index, dtype=net.dtype)
