@@ -322,6 +322,7 @@ def fit(
     start_logs: dict[str, Any] = {"epochs": epochs, "samples": n, "batch_size": size}
     for hook in hooks:
         hook.on_train_begin(net, start_logs)
+    order = index = None
     # The weights at the start of each epoch, to put back if training diverges
     # (one buffer reused every epoch: no allocation per epoch).
     snapshot = [np.empty_like(p) for p in net.parameters()]
@@ -334,7 +335,10 @@ def fit(
             params = net.parameters()
             for saved, param in zip(snapshot, params, strict=True):
                 np.copyto(saved, param)
-            order = rng.permutation(n) if shuffle else None
+            if shuffle:
+                order = None  # free last epoch's order before drawing the next one
+                index = None
+                order = rng.permutation(n)
             total_loss = 0.0
             total_weight = 0.0
             accumulator = _metrics.Accumulator(metric_name, y) if metric_name else None
