@@ -517,6 +517,8 @@ def test_warm_start_continues_training(iris):
     assert clf.loss_curve_[-1] < first[-1]
     with pytest.raises(ValueError, match="same classes"):
         clf.fit(X[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match="hidden_layer_sizes is now"):
+        clf.set_params(hidden_layer_sizes=(9,)).fit(X, y)
 
 
 # --------------------------------------------------------------------------- errors

@@ -409,6 +409,11 @@ class BaseMLP(BaseEstimator):
                 f"y has {targets.shape[1]} output(s) but the fitted network has "
                 f"{self.network_.n_outputs}; fit again without warm_start to change the outputs"
             )
+        elif self.network_.sizes[1:-1] != self._hidden_sizes():
+            raise ValueError(
+                f"hidden_layer_sizes is now {self._hidden_sizes()} but the fitted network has "
+                f"{self.network_.sizes[1:-1]}; fit without warm_start to change the network's shape"
+            )
         self._training_loss = self._resolve_loss()
         validation = None
         if validation_data is not None:
