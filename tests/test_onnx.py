@@ -58,7 +58,7 @@ def test_older_opsets_and_float64_graphs_agree_too(tmp_path, hidden):
     net64 = network(hidden, "softmax", dtype="float64")
     path = export(net64, tmp_path / "double.onnx", dtype="float64")
     X = inputs(dtype=np.float64)
-    np.testing.assert_allclose(run(path, X)["output"], net64.predict(X), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(run(path, X)["output"], net64.predict(X), rtol=1e-12, atol=1e-13)
 
 
 def test_the_graph_is_the_lectures_layers(tmp_path):

@@ -37,9 +37,9 @@ EXPRESSIBLE = {
     "sigmoid": "Sigmoid",
     "relu": "Relu",
     "tanh": "Tanh",
-    "leaky_relu": "LeakyRelu(alpha=slope)",
+    "leaky_relu": "LeakyRelu(alpha=slope) (float64: Max(z, slope z))",
     "softplus": "Softplus",
-    "gelu": 'Gelu(approximate="tanh") from opset 20, else Mul/Add/Tanh',
+    "gelu": 'Gelu(approximate="tanh") from opset 20 (float32), else Mul/Add/Tanh',
     "softmax": "Softmax(axis=-1)",
 }
 DEFAULT_OPSET = 17
@@ -109,7 +109,12 @@ def _activation(
     if name == "tanh":
         return graph.node("Tanh", [z], out)
     if name == "leaky_relu":
-        return graph.node("LeakyRelu", [z], out, alpha=float(params.get("slope", 0.01)))
+        slope = float(params.get("slope", 0.01))
+        if graph.dtype == np.float32:
+            return graph.node("LeakyRelu", [z], out, alpha=slope)
+        # LeakyRelu's alpha is a float32 attribute: max(z, slope z) keeps a float64 slope
+        scaled = graph.node("Mul", [z, graph.constant(f"{prefix}_slope", slope)])
+        return graph.node("Max", [z, scaled], out)
     if name == "softmax":
         return graph.node("Softmax", [z], out, axis=-1)
     if name == "softplus":
@@ -121,7 +126,7 @@ def _activation(
         tail = graph.node("Log", [graph.node("Add", [one, tail])])
         return graph.node("Add", [graph.node("Relu", [z]), tail], out)
     if name == "gelu":
-        if opset >= GELU_OPSET:
+        if opset >= GELU_OPSET and graph.dtype == np.float32:
             return graph.node("Gelu", [z], out, approximate="tanh")
         # 0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))
         cube = graph.node("Mul", [z, graph.node("Mul", [z, z])])
