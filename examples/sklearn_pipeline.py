@@ -1,6 +1,6 @@
 """Formicary's MLPClassifier inside scikit-learn's Pipeline, GridSearchCV and cross_val_score.
 
-Run:  python examples/sklearn_pipeline.py        (about ten seconds; needs formicary[sklearn])
+Run:  python examples/sklearn_pipeline.py        (a few seconds; needs formicary[sklearn])
 
 1. a grid search over network shapes and per-layer activations, on the digits data;
 2. the cross-validated accuracy of the best pipeline;
