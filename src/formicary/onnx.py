@@ -15,15 +15,14 @@ is written rather than a wrong one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from formicary.atomic import atomic_path, check_target
 from formicary.validation import resolve_dtype
 
 if TYPE_CHECKING:
@@ -439,23 +438,8 @@ def export(
     ImportError
         The ``onnx`` package is missing.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file name such as model.onnx")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.exists():
-        raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
+    path = check_target(path)
     model = to_onnx(net, preprocessing, opset=opset, dtype=dtype, labels=labels)
-    data = model.SerializeToString()
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(model.SerializeToString())
     return path

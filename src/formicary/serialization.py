@@ -16,11 +16,9 @@ network, with one clear error per kind of bad file.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from formicary import activations as _activations
+from formicary.atomic import atomic_path, check_target
 
 if TYPE_CHECKING:
     from formicary.network import MLP
@@ -72,12 +71,7 @@ def save(net: MLP, path: str | os.PathLike[str], extra: dict[str, Any] | None = 
         JSON-serialisable information to keep with the model (preprocessing,
         class names, ...); read back as ``net.metadata``.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file name such as model.fcy")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.exists():
-        raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
+    path = check_target(path)
     try:
         text = json.dumps(_metadata(net, extra), allow_nan=True)
     except TypeError as exc:
@@ -88,17 +82,8 @@ def save(net: MLP, path: str | os.PathLike[str], extra: dict[str, Any] | None = 
     for l, layer in enumerate(net.layers, start=1):
         arrays[f"weights_{l}"] = layer.weights
         arrays[f"bias_{l}"] = layer.bias
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        np.savez(stream, **arrays)
     return path
 
 
