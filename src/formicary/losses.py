@@ -33,9 +33,20 @@ __all__ = [
 ]
 
 
+_EPS: dict[np.dtype, float] = {}
+
+
 def _eps(dtype: np.dtype) -> float:
     """Clipping bound for logs: tiny but representable around 1 in this dtype."""
-    return float(np.finfo(dtype).eps)
+    eps = _EPS.get(dtype)
+    if eps is None:
+        eps = _EPS[dtype] = float(np.finfo(dtype).eps)
+    return eps
+
+
+def _total(x: np.ndarray, y: np.ndarray) -> float:
+    """``sum_ij x_ij y_ij`` as one dot product of the flattened arrays (BLAS)."""
+    return float(np.vdot(x, y))
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,12 @@ class MeanSquaredError(Loss):
         diff = a - y
         return 0.5 * np.einsum("ij,ij->i", diff, diff)
 
+    def value(self, a: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        if sample_weight is not None or a.ndim != 2:
+            return super().value(a, y, sample_weight)
+        diff = a - y
+        return 0.5 * _total(diff, diff) / a.shape[0]
+
     def gradient(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         return a - y
 
@@ -103,6 +120,19 @@ class BinaryCrossEntropy(Loss):
         p = np.clip(a, eps, 1 - eps)
         terms = y * np.log(p) + (1 - y) * np.log1p(-p)
         return -terms.sum(axis=1)
+
+    def value(self, a: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        if sample_weight is not None or a.ndim != 2:
+            return super().value(a, y, sample_weight)
+        eps = _eps(a.dtype)
+        p = np.maximum(a, eps)
+        np.minimum(p, 1 - eps, out=p)
+        log_1mp = np.log1p(np.negative(p))
+        np.log(p, out=p)
+        # sum_ik y log p + (1 - y) log(1 - p) = sum_ik y (log p - log(1 - p)) + sum_ik log(1 - p)
+        rest = float(log_1mp.sum())
+        p -= log_1mp
+        return -(_total(y, p) + rest) / a.shape[0]
 
     def gradient(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         eps = _eps(a.dtype)
@@ -122,6 +152,13 @@ class CategoricalCrossEntropy(Loss):
         eps = _eps(a.dtype)
         p = np.clip(a, eps, 1.0)
         return -np.einsum("ij,ij->i", y, np.log(p))
+
+    def value(self, a: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        if sample_weight is not None or a.ndim != 2:
+            return super().value(a, y, sample_weight)
+        p = np.maximum(a, _eps(a.dtype))
+        np.minimum(p, 1.0, out=p)
+        return -_total(y, np.log(p, out=p)) / a.shape[0]
 
     def gradient(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         eps = _eps(a.dtype)
