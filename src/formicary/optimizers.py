@@ -31,6 +31,8 @@ __all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "available", "get"]
 CHUNK_BYTES = 1 << 18
 
 
+_Chunk = tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]
+
 #: Every this many steps, state values too small to be normal floats are set to 0.
 FLUSH_EVERY = 64
 
@@ -115,6 +117,9 @@ class Optimizer:
         self._layout: tuple[list[np.ndarray], list[np.ndarray], Any] | None = None
         self._scratch: np.ndarray | None = None
         self._decayed: np.ndarray | None = None
+        # (params, grads, chunks) of the last whole-vector update, replayed while the
+        # same arrays come back (every step of a training run)
+        self._plan: tuple[list[np.ndarray], list[np.ndarray], list[_Chunk]] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Apply the schedule: the learning rate used during epoch ``epoch`` (from 0)."""
@@ -125,6 +130,7 @@ class Optimizer:
         self._state = None
         self._group = None
         self._layout = None
+        self._plan = None
         self.iterations = 0
         self.learning_rate = self.initial_learning_rate
 
@@ -146,6 +152,18 @@ class Optimizer:
             Which parameters get weight decay (by default every 2-D array: the
             weights, not the biases).
         """
+        plan = self._plan
+        if (
+            plan is not None
+            and not self.weight_decay
+            and len(params) == len(plan[0])
+            and len(grads) == len(plan[1])
+            and all(a is b for a, b in zip(plan[0], params, strict=True))
+            and all(a is b for a, b in zip(plan[1], grads, strict=True))
+        ):
+            self.iterations += 1
+            self._execute(plan[2])
+            return
         if len(params) != len(grads):
             raise ValueError(f"got {len(params)} parameters but {len(grads)} gradients")
         if self._state is None or len(self._state) != len(params):
@@ -170,10 +188,13 @@ class Optimizer:
         flat = self._flat_layout(params, grads)
         if flat is not None:
             flat_param, flat_grad = flat
-            self._run(flat_param, flat_grad, self._group_state(params, flat_param))
+            chunks = self._chunks(flat_param, flat_grad, self._group_state(params, flat_param))
+            if not self.weight_decay:
+                self._plan = (list(params), list(grads), chunks)
+            self._execute(chunks)
             return
         for param, grad, state in zip(params, grads, self._state, strict=True):
-            self._run(param, grad, state)
+            self._execute(self._chunks(param, grad, state))
 
     # ------------------------------------------------------------------ internals
     def _with_weight_decay(
@@ -264,8 +285,10 @@ class Optimizer:
             if array is None or array.shape != param.shape or array.dtype != param.dtype:
                 state[key] = np.zeros_like(param)
 
-    def _run(self, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]) -> None:
-        """Apply :meth:`_update` to ``param`` in chunks that stay in cache."""
+    def _chunks(
+        self, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]
+    ) -> list[_Chunk]:
+        """``param`` cut into cache-sized pieces, each with its gradient, state and scratch."""
         self._ensure_state(param, state)
         size = param.size
         chunk = max(1024, CHUNK_BYTES // param.dtype.itemsize)
@@ -273,23 +296,25 @@ class Optimizer:
         need = min(size, chunk)
         if scratch is None or scratch.size < need or scratch.dtype != param.dtype:
             scratch = self._scratch = np.empty(need, dtype=param.dtype)
-        flush = self.iterations % FLUSH_EVERY == 0
         if size <= chunk:
-            tmp = scratch[:size].reshape(param.shape)
-            self._update(param, grad, state, tmp)
-            if flush:
-                for key in self._state_keys:
-                    _flush_subnormals(state[key], tmp)
-            return
+            return [(param, grad, state, scratch[:size].reshape(param.shape))]
         flat_p, flat_g = param.reshape(-1), grad.reshape(-1)
         flat_state = {key: state[key].reshape(-1) for key in self._state_keys}
+        out = []
         for start in range(0, size, chunk):
             stop = min(start + chunk, size)
             part = {key: value[start:stop] for key, value in flat_state.items()}
-            tmp = scratch[: stop - start]
-            self._update(flat_p[start:stop], flat_g[start:stop], part, tmp)
-            if flush:
-                for value in part.values():
+            out.append((flat_p[start:stop], flat_g[start:stop], part, scratch[: stop - start]))
+        return out
+
+    def _execute(self, chunks: list[_Chunk]) -> None:
+        """:meth:`_update` on every chunk (and the periodic flush of subnormal state)."""
+        update = self._update
+        for param, grad, state, tmp in chunks:
+            update(param, grad, state, tmp)
+        if self.iterations % FLUSH_EVERY == 0:
+            for _, _, state, tmp in chunks:
+                for value in state.values():
                     _flush_subnormals(value, tmp)
 
     def _update(
