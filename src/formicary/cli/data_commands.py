@@ -17,11 +17,13 @@ from __future__ import annotations
 import contextlib
 import datetime as _datetime
 import json
+import math
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
     from formicary.network import MLP
     from formicary.preprocessing import Preprocessor
+    from formicary.training import History
 
 __all__ = ["ClassificationScores", "RegressionScores", "register"]
 
@@ -314,12 +317,13 @@ def _split_metrics(result: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- progress bar
-def _progress_callback(console: Any, epochs: int, metric: str) -> Any:
+def _progress_callback(console: Any, epochs: int, metric: str, samples: int | None = None) -> Any:
     """Live progress fed by the training loop's hooks.
 
     On a terminal, a rich progress bar advancing with the batches and showing
     the last epoch's loss and metric; otherwise (a pipe, a log file) a plain
-    line every tenth of the epochs.
+    line every tenth of the epochs. ``samples`` (training rows per epoch) sizes
+    the bar when the training loop cannot tell (streamed data).
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -354,8 +358,9 @@ def _progress_callback(console: Any, epochs: int, metric: str) -> Any:
             self.task = self.progress.add_task("train", total=epochs, stats="", epoch=0)
 
         def on_train_begin(self, net: MLP, logs: dict[str, Any]) -> None:
-            samples, size = logs.get("samples", 1), logs.get("batch_size", 1) or 1
-            self.batches = max(1, -(-int(samples) // int(size)))
+            rows = logs.get("samples") or samples or 1
+            size = logs.get("batch_size") or 1
+            self.batches = max(1, -(-int(rows) // int(size)))
             self.progress.start()
 
         def on_batch_end(self, net: MLP, batch: int, logs: dict[str, Any]) -> None:
@@ -450,12 +455,70 @@ TRAIN_EPILOG = """\
   [cyan]formicary train houses.csv --target price --epochs 200 --out houses.fcy[/cyan]
   [cyan]formicary train patients.parquet -t outcome --exclude id --drop-missing[/cyan]
   [cyan]formicary train data.csv -t label --task classification --json --quiet[/cyan]
+  [cyan]formicary train huge.csv -t label --stream --chunk-size 50000[/cyan]     larger than memory
+  [cyan]formicary train huge.parquet -t label --stream --validation-data val.csv[/cyan]
 
 Built-in data sets: xor, circles, moons, spirals, gaussians (generated, seeded),
 iris, wine, breast-cancer, digits, diabetes (scikit-learn), fashion-mnist
 (Debian: apt-get install dataset-fashion-mnist). Built-in sets keep a fixed 20%
 test part (Fashion-MNIST: its official 10,000 images) that training never sees.
+
+With --stream the file is never loaded whole: one pass reads the exact
+preprocessing (means, scales, categories, classes) and checks every row, then
+each epoch reads it again in chunks, mixing rows in a shuffle buffer. Memory is
+bounded by the chunk and buffer sizes. A file sorted by class should be shuffled
+once beforehand: the buffer mixes only nearby rows.
 """
+
+DEFAULT_VALIDATION_SPLIT = 0.2
+#: With --stream, the shuffle buffer holds this many chunks by default.
+DEFAULT_BUFFER_CHUNKS = 4
+STREAM_PANEL = "Out-of-core training (--stream)"
+
+
+@dataclass
+class _DataOptions:
+    """The options of ``train`` that say what to learn from."""
+
+    data: Path | None
+    dataset: str | None
+    target: str | None
+    task: str
+    features: str | None
+    exclude: str | None
+    categorical: str | None
+    scale: str
+    dtype: str
+    samples: int | None
+    noise: float | None
+    max_rows: int | None
+    drop_missing: bool
+    validation_data: Path | None
+    validation_split: float
+    seed: int
+    chunk_size: int
+    buffer_size: int
+    sample_rows: int
+
+
+@dataclass
+class _Prepared:
+    """What ``train`` needs from its data, whether loaded whole or streamed.
+
+    ``fit(net, **options)`` trains (the options of :meth:`MLP.fit` shared by
+    :func:`formicary.streaming.fit_stream`) and ``score(net, loss)`` returns the
+    final metrics of every part (``train``, ``validation``, ``test``).
+    """
+
+    pre: Preprocessor
+    source: str
+    spec: dict[str, Any]
+    scaling: str
+    task_reason: str | None
+    rows: dict[str, int]
+    fit: Callable[..., History]
+    score: Callable[[MLP, Any], dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
 
 
 def train(
@@ -527,8 +590,20 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Samples per gradient step.")] = 32,
     epochs: Annotated[int, typer.Option(help="Maximum passes over the training rows.")] = 100,
     validation_split: Annotated[
-        float, typer.Option(help="Fraction of the rows held out to validate (0 for none).")
-    ] = 0.2,
+        float | None,
+        typer.Option(
+            help="Fraction of the rows held out to validate (default 0.2; 0 for none).",
+            show_default=False,
+        ),
+    ] = None,
+    validation_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--validation-data",
+            help="Validate on this CSV/Parquet file instead of holding rows out.",
+            show_default=False,
+        ),
+    ] = None,
     early_stopping: Annotated[
         bool,
         typer.Option(help="Stop when the validation loss stops improving; keep the best weights."),
@@ -570,6 +645,39 @@ def train(
     drop_missing: Annotated[
         bool, typer.Option("--drop-missing", help="Skip rows with empty cells instead of failing.")
     ] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Read DATA in chunks instead of loading it: for files larger than memory.",
+            rich_help_panel=STREAM_PANEL,
+        ),
+    ] = False,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Rows read at a time (default {DEFAULT_CHUNK_SIZE:,}).",
+            show_default=False,
+            rich_help_panel=STREAM_PANEL,
+        ),
+    ] = None,
+    buffer_size: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Rows mixed in the shuffle buffer (default {DEFAULT_BUFFER_CHUNKS} chunks).",
+            show_default=False,
+            rich_help_panel=STREAM_PANEL,
+        ),
+    ] = None,
+    sample_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="First rows read to decide each column's kind and the task "
+            "(default: one chunk); statistics, categories and classes come from every row.",
+            show_default=False,
+            rich_help_panel=STREAM_PANEL,
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path(
         "model.fcy"
     ),
@@ -584,12 +692,12 @@ def train(
     writes [bold]model.fcy[/bold]. The task (classification or regression), the output
     layer and the loss follow from the target column; features are standardised,
     text columns one-hot encoded, and that preprocessing is saved in the model.
+    With [bold]--stream[/bold] the file is read in chunks, so it may be larger than memory.
     """
     import formicary
     from formicary import activations as _activations
     from formicary import losses as _losses
     from formicary import optimizers as _optimizers
-    from formicary.preprocessing import Preprocessor
 
     out_console, err = _consoles()
     show = not quiet and not json_output
@@ -609,69 +717,61 @@ def train(
         raise CLIError(f"--batch-size must be >= 1, got {batch_size}")
     if epochs < 1:
         raise CLIError(f"--epochs must be >= 1, got {epochs}")
-    if not 0 <= validation_split < 1:
+    if validation_split is not None and not 0 <= validation_split < 1:
         raise CLIError(f"--validation-split must be in [0, 1), got {validation_split}")
+    if validation_split is not None and validation_data is not None:
+        raise CLIError(
+            "give --validation-split (rows held out of DATA) or --validation-data FILE, not both"
+        )
     if patience is not None and patience < 1:
         raise CLIError(f"--patience must be >= 1, got {patience}")
     if max_rows is not None and max_rows < 2:
         raise CLIError(f"--max-rows must be >= 2, got {max_rows}")
+    chunk_rows, buffer_rows, first_rows = _stream_sizes(
+        stream, data, dataset, max_rows, batch_size, chunk_size, buffer_size, sample_rows
+    )
+    if validation_data is not None:
+        from formicary.tabular import read_columns
+
+        read_columns(validation_data)  # exists, readable, has a header
     _check_writable(out)
 
     # ---- the data
-    frame, test, source, spec, default_scale = _training_data(data, dataset, target, samples, noise)
-    target_name = target if target is not None else spec.get("target")
-    if target_name is None:
-        from formicary.tabular import read_columns
-
-        columns = ", ".join(read_columns(data)) if data is not None else ""
-        raise CLIError(
-            f"which column of {source} should the network predict? pass --target NAME "
-            f"(its columns are: {columns})"
-        )
-    from formicary.tabular import check_columns
-
-    columns = [str(c) for c in frame.columns]
-    check_columns([target_name], columns, source, role="target column")
-    excluded = _names(exclude)
-    check_columns(excluded, columns, source, role="column to exclude")
-    chosen = _names(features) or [c for c in columns if c != target_name]
-    check_columns(chosen, columns, source, role="feature column")
-    used = [c for c in chosen if c not in excluded]
-    frame = _handle_missing(frame, [*used, target_name], source, drop_missing, err, quiet)
-    if test is not None:
-        test = _handle_missing(
-            test, [*used, target_name], f"{source} (test part)", drop_missing, err, quiet
-        )
-    rng = np.random.default_rng(seed)
-    if max_rows is not None and max_rows < len(frame):
-        frame = frame.iloc[np.sort(rng.choice(len(frame), size=max_rows, replace=False))]
-
-    scaling = default_scale if scale is Scale.auto else scale.value
-    pre = Preprocessor.fit(
-        frame,
-        target_name,
+    options = _DataOptions(
+        data=data,
+        dataset=dataset,
+        target=target,
         task=task.value,
-        scaling=scaling,
-        features=used,
-        categorical=_names(categorical),
-        source=source,
+        features=features,
+        exclude=exclude,
+        categorical=categorical,
+        scale=scale.value,
+        dtype=dtype.value,
+        samples=samples,
+        noise=noise,
+        max_rows=max_rows,
+        drop_missing=drop_missing,
+        validation_data=validation_data,
+        validation_split=(
+            0.0
+            if validation_data is not None
+            else (DEFAULT_VALIDATION_SPLIT if validation_split is None else validation_split)
+        ),
+        seed=seed,
+        chunk_size=chunk_rows,
+        buffer_size=buffer_rows,
+        sample_rows=first_rows,
     )
+    rng = np.random.default_rng(seed)
+    unknown: dict[str, set[str]] = {}
+    if stream:
+        prepared = _streamed_data(options, err, quiet, unknown)
+    else:
+        prepared = _loaded_data(options, rng, err, quiet, unknown)
+    pre, source = prepared.pre, prepared.source
     assert pre.target is not None
-    X = pre.transform(frame, dtype.value, source=source)
-    codes = pre.encode_target(frame[target_name], source=source)
-
-    # ---- split off validation rows (seeded)
-    n = X.shape[0]
-    n_val = round(n * validation_split)
-    if validation_split and (n_val < 1 or n - n_val < 1):
-        raise CLIError(
-            f"--validation-split {validation_split} of {n} rows leaves no training or no "
-            "validation rows; use more data or another fraction (0 for none)"
-        )
-    order = rng.permutation(n)
-    val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
-    X_train, codes_train = X[train_rows], codes[train_rows]
-    X_val, codes_val = X[val_rows], codes[val_rows]
+    target_name = pre.target.name
+    n_train, n_val = prepared.rows["training"], prepared.rows["validation"]
 
     # ---- the network
     classification = pre.target.task == "classification"
@@ -695,21 +795,19 @@ def train(
     )
     loss_obj = _losses.default_for(out_act) if loss == "auto" else _losses.get(loss)
     metric = "accuracy" if classification else "r2"
-    y_train = pre.network_targets(codes_train, dtype.value)
-    y_val = pre.network_targets(codes_val, dtype.value)
 
     if show:
-        from formicary.preprocessing import infer_task
-
         kind = f"{n_classes} classes" if classification else f"regression of {target_name!r}"
-        if task is Task.auto:
-            kind += f" ({infer_task(frame[target_name])[1]}; force with --task)"
-        test_rows = f", {len(test):,} test" if test is not None else ""
+        if prepared.task_reason is not None:
+            kind += f" ({prepared.task_reason}; force with --task)"
+        test_rows = f", {prepared.rows['test']:,} test" if "test" in prepared.rows else ""
         err.print(
-            f"[bold]{source}[/bold]: {len(train_rows):,} training, {len(val_rows):,} validation"
+            f"[bold]{source}[/bold]: {n_train:,} training, {n_val:,} validation"
             f"{test_rows} rows; {pre.n_inputs} inputs -> {kind}",
             highlight=False,
         )
+        for note in prepared.notes:
+            err.print(note, highlight=False)
         err.print(
             f"MLP {'-'.join(map(str, net.sizes))} ({activation}/{out_act}, {loss_obj.name}), "
             f"{optimizer}, batch {batch_size}, up to {epochs} epochs, {dtype.value}",
@@ -718,12 +816,12 @@ def train(
 
     if patience is None:
         # 10 epochs, but on small data (few batches per epoch) at least 1,000 gradient steps
-        batches = -(-len(train_rows) // batch_size)
+        batches = -(-n_train // batch_size)
         patience = max(10, -(-1000 // batches))
     callbacks = []
     bar = None
     if not quiet:
-        bar = _progress_callback(err, epochs, metric)
+        bar = _progress_callback(err, epochs, metric, samples=n_train)
         callbacks.append(bar)
     stopper = None
     if early_stopping:
@@ -735,15 +833,13 @@ def train(
             highlight=False,
         )
     try:
-        history = net.fit(
-            X_train,
-            y_train,
+        history = prepared.fit(
+            net,
             loss=loss_obj,
             optimizer=optimizer,
             learning_rate=learning_rate,
             epochs=epochs,
             batch_size=batch_size,
-            validation_data=(X_val, y_val) if n_val else None,
             early_stopping=stopper,
             callbacks=callbacks,
             metric=metric,
@@ -755,44 +851,42 @@ def train(
     fit_seconds = float(sum(history.seconds))
 
     # ---- final metrics on every part
-    metrics: dict[str, Any] = {}
-    parts = [("train", X_train, codes_train), ("validation", X_val, codes_val)]
-    if test is not None:
-        X_test = pre.transform(test, dtype.value, source=f"{source} (test part)")
-        parts.append(("test", X_test, pre.encode_target(test[target_name], source=source)))
-    for name, X_part, codes_part in parts:
-        if X_part.shape[0] == 0:
-            continue
-        scores = _scores_for(pre)
-        _score_chunk(net, pre, loss_obj, scores, X_part, codes_part)
-        metrics[name] = _split_metrics(scores.result())
+    metrics = prepared.score(net, loss_obj)
+    _warn_unknown(err, quiet, unknown)
 
+    training_options: dict[str, Any] = {
+        "hidden": sizes,
+        "activation": activation,
+        "output_activation": out_act,
+        "loss": loss_obj.name,
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "validation_split": options.validation_split,
+        "early_stopping": early_stopping,
+        "patience": patience,
+        "scale": prepared.scaling,
+        "dtype": dtype.value,
+        "seed": seed,
+        "max_rows": max_rows,
+        "drop_missing": drop_missing,
+    }
+    if validation_data is not None:
+        training_options["validation_data"] = str(validation_data)
+    if stream:
+        training_options.update(
+            stream=True, chunk_size=chunk_rows, buffer_size=buffer_rows, sample_rows=first_rows
+        )
     extra = {
         "preprocessing": pre.to_dict(),
         "training": {
             "command": "formicary train",
             "source": source,
             "data": str(data) if data is not None else None,
-            "dataset": spec.get("dataset"),
+            "dataset": prepared.spec.get("dataset"),
             "created": _datetime.datetime.now(_datetime.timezone.utc).isoformat(timespec="seconds"),
-            "options": {
-                "hidden": sizes,
-                "activation": activation,
-                "output_activation": out_act,
-                "loss": loss_obj.name,
-                "optimizer": optimizer,
-                "learning_rate": learning_rate,
-                "batch_size": batch_size,
-                "epochs": epochs,
-                "validation_split": validation_split,
-                "early_stopping": early_stopping,
-                "patience": patience,
-                "scale": scaling,
-                "dtype": dtype.value,
-                "seed": seed,
-                "max_rows": max_rows,
-                "drop_missing": drop_missing,
-            },
+            "options": training_options,
             "rows": {name: m["samples"] for name, m in metrics.items()},
             "seconds": fit_seconds,
             "metrics": _json_clean(metrics),
@@ -813,6 +907,7 @@ def train(
         "best_epoch": None if history.best_epoch is None else history.best_epoch + 1,
         "stopped_early": history.stopped_early,
         "interrupted": history.interrupted,
+        "streamed": stream,
         "training_seconds": fit_seconds,
         "total_seconds": total_seconds,
         "metrics": metrics,
@@ -845,14 +940,243 @@ def train(
     )
 
 
+def _stream_sizes(
+    stream: bool,
+    data: Path | None,
+    dataset: str | None,
+    max_rows: int | None,
+    batch_size: int,
+    chunk_size: int | None,
+    buffer_size: int | None,
+    sample_rows: int | None,
+) -> tuple[int, int, int]:
+    """``(chunk_size, buffer_size, sample_rows)`` with their defaults; refuse what --stream cannot do."""
+    given = [
+        name
+        for name, value in (
+            ("--chunk-size", chunk_size),
+            ("--buffer-size", buffer_size),
+            ("--sample-rows", sample_rows),
+        )
+        if value is not None
+    ]
+    if not stream:
+        if given:
+            listed = " and ".join(given)
+            verb, pronoun = ("applies", "it") if len(given) == 1 else ("apply", "them")
+            raise CLIError(
+                f"{listed} {verb} only with --stream: add --stream to read DATA in chunks, "
+                f"or leave {pronoun} out"
+            )
+        return DEFAULT_CHUNK_SIZE, DEFAULT_BUFFER_CHUNKS * DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_SIZE
+    if data is None:
+        name = dataset or DEFAULT_DATASET
+        raise CLIError(
+            f"--stream reads a data file in chunks, but the built-in data set {name} is "
+            "loaded whole; leave out --stream, or give a CSV/Parquet file"
+        )
+    if dataset is not None:
+        raise CLIError("give a data file or --dataset, not both")
+    if max_rows is not None:
+        raise CLIError(
+            "--max-rows draws a random subset of a table loaded whole; with --stream, "
+            "train on a smaller file instead (e.g. head -n 10001 big.csv > trial.csv)"
+        )
+    for name, value in (
+        ("--chunk-size", chunk_size),
+        ("--buffer-size", buffer_size),
+        ("--sample-rows", sample_rows),
+    ):
+        if value is not None and value < 1:
+            raise CLIError(f"{name} must be >= 1, got {value}")
+    chunk = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+    buffer = DEFAULT_BUFFER_CHUNKS * chunk if buffer_size is None else buffer_size
+    if buffer < batch_size:
+        raise CLIError(
+            f"--buffer-size ({buffer:,} rows) must hold at least one batch "
+            f"(--batch-size {batch_size:,}); raise --buffer-size or lower --batch-size"
+        )
+    return chunk, buffer, chunk if sample_rows is None else sample_rows
+
+
+def _feature_columns(
+    columns: list[str], target_name: str, options: _DataOptions, source: str
+) -> list[str]:
+    """The feature columns ``train`` uses: ``--features`` (or all but the target) minus ``--exclude``."""
+    from formicary.tabular import check_columns
+
+    check_columns([target_name], columns, source, role="target column")
+    excluded = _names(options.exclude)
+    check_columns(excluded, columns, source, role="column to exclude")
+    chosen = _names(options.features) or [c for c in columns if c != target_name]
+    check_columns(chosen, columns, source, role="feature column")
+    return [c for c in chosen if c not in excluded]
+
+
+def _ask_for_target(data: Path | None, source: str) -> CLIError:
+    from formicary.tabular import read_columns
+
+    columns = ", ".join(read_columns(data)) if data is not None else ""
+    return CLIError(
+        f"which column of {source} should the network predict? pass --target NAME "
+        f"(its columns are: {columns})"
+    )
+
+
+def _warn_unknown(err: Any, quiet: bool, unknown: dict[str, set[str]]) -> None:
+    """One warning per column that held categories the model never saw."""
+    if quiet:
+        return
+    for column, values in unknown.items():
+        listed = ", ".join(sorted(values)[:5])
+        err.print(
+            f"warning: column {column!r} holds categories unseen in training ({listed}); "
+            "they were encoded as all zeros",
+            highlight=False,
+        )
+
+
+def _read_columns_of(pre: Preprocessor) -> tuple[list[str], list[str]]:
+    """``(columns, text_columns)`` to read for training or scoring: features and target."""
+    assert pre.target is not None
+    text = [*pre.text_columns]
+    if pre.target.task == "classification" and _text_classes(pre):
+        text.append(pre.target.name)
+    return list(dict.fromkeys([*pre.feature_names, pre.target.name])), text
+
+
+# ---------------------------------------------------------------------- train: loaded whole
+def _loaded_data(
+    options: _DataOptions,
+    rng: np.random.Generator,
+    err: Any,
+    quiet: bool,
+    unknown: dict[str, set[str]],
+) -> _Prepared:
+    """Load the table (or built-in set), fit the preprocessing and split off validation rows."""
+    from formicary.preprocessing import Preprocessor, infer_task
+
+    frame, test, source, spec, default_scale = _training_data(
+        options.data,
+        options.dataset,
+        options.target,
+        options.samples,
+        options.noise,
+        _names(options.categorical),
+    )
+    target_name = options.target if options.target is not None else spec.get("target")
+    if target_name is None:
+        raise _ask_for_target(options.data, source)
+    used = _feature_columns([str(c) for c in frame.columns], target_name, options, source)
+    drop = options.drop_missing
+    frame = _handle_missing(frame, [*used, target_name], source, drop, err, quiet)
+    if test is not None:
+        test = _handle_missing(
+            test, [*used, target_name], f"{source} (test part)", drop, err, quiet
+        )
+    max_rows = options.max_rows
+    if max_rows is not None and max_rows < len(frame):
+        frame = frame.iloc[np.sort(rng.choice(len(frame), size=max_rows, replace=False))]
+
+    scaling = default_scale if options.scale == "auto" else options.scale
+    pre = Preprocessor.fit(
+        frame,
+        target_name,
+        task=options.task,
+        scaling=scaling,
+        features=used,
+        categorical=_names(options.categorical),
+        source=source,
+    )
+    assert pre.target is not None
+    dtype = options.dtype
+    X = pre.transform(frame, dtype, source=source)
+    codes = pre.encode_target(frame[target_name], source=source)
+    reason = infer_task(frame[target_name])[1] if options.task == "auto" else None
+
+    # ---- split off validation rows (seeded), or read the validation file
+    n = X.shape[0]
+    fraction = options.validation_split
+    n_val = round(n * fraction)
+    if fraction and (n_val < 1 or n - n_val < 1):
+        raise CLIError(
+            f"--validation-split {fraction} of {n} rows leaves no training or no "
+            "validation rows; use more data or another fraction (0 for none)"
+        )
+    order = rng.permutation(n)
+    val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
+    X_train, codes_train = X[train_rows], codes[train_rows]
+    X_val, codes_val = X[val_rows], codes[val_rows]
+    if options.validation_data is not None:
+        X_val, codes_val = _validation_table(
+            options.validation_data, pre, dtype, drop, err, quiet, unknown
+        )
+    y_train = pre.network_targets(codes_train, dtype)
+    y_val = pre.network_targets(codes_val, dtype)
+
+    def fit(net: MLP, **kwargs: Any) -> History:
+        has_val = X_val.shape[0] > 0
+        return net.fit(
+            X_train, y_train, validation_data=(X_val, y_val) if has_val else None, **kwargs
+        )
+
+    def score(net: MLP, loss_obj: Any) -> dict[str, Any]:
+        metrics: dict[str, Any] = {}
+        parts = [("train", X_train, codes_train), ("validation", X_val, codes_val)]
+        if test is not None:
+            X_test = pre.transform(test, dtype, source=f"{source} (test part)")
+            parts.append(("test", X_test, pre.encode_target(test[target_name], source=source)))
+        for name, X_part, codes_part in parts:
+            if X_part.shape[0] == 0:
+                continue
+            scores = _scores_for(pre)
+            _score_chunk(net, pre, loss_obj, scores, X_part, codes_part)
+            metrics[name] = _split_metrics(scores.result())
+        return metrics
+
+    rows = {"training": len(train_rows), "validation": X_val.shape[0]}
+    if test is not None:
+        rows["test"] = len(test)
+    return _Prepared(pre, source, spec, scaling, reason, rows, fit, score)
+
+
+def _validation_table(
+    path: Path,
+    pre: Preprocessor,
+    dtype: str,
+    drop_missing: bool,
+    err: Any,
+    quiet: bool,
+    unknown: dict[str, set[str]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, class codes or standardised targets)`` of a whole ``--validation-data`` file."""
+    from formicary import tabular
+
+    assert pre.target is not None
+    source = str(path)
+    header = tabular.read_columns(path)
+    _check_model_columns(pre, header, source)
+    tabular.check_columns([pre.target.name], header, source, role="target column")
+    columns, text = _read_columns_of(pre)
+    frame = tabular.read_table(path, columns=columns, text_columns=text)
+    frame = _handle_missing(frame, columns, source, drop_missing, err, quiet)
+    X = pre.transform(frame, dtype, source=source, unknown=unknown)
+    return X, pre.encode_target(frame[pre.target.name], source=source)
+
+
 def _training_data(
     data: Path | None,
     dataset: str | None,
     target: str | None,
     samples: int | None,
     noise: float | None,
+    categorical: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, str, dict[str, Any], str]:
-    """``(frame, test_frame_or_None, source, spec, default_scaling)`` for ``train``."""
+    """``(frame, test_frame_or_None, source, spec, default_scaling)`` for ``train``.
+
+    ``--categorical`` columns of a file are read as text, as ``predict`` and
+    ``evaluate`` read them, so that a code such as ``007`` stays ``007``.
+    """
     from formicary import tabular
 
     if data is not None and dataset is not None:
@@ -869,8 +1193,466 @@ def _training_data(
         return loaded.train, loaded.test, loaded.name, spec, loaded.scale
     if samples is not None or noise is not None:
         raise CLIError("--samples and --noise apply to generated data sets, not to files")
-    frame = tabular.read_table(data)
+    header = tabular.read_columns(data)
+    text = [name for name in categorical or [] if name in header and name != target]
+    frame = tabular.read_table(data, text_columns=text)
     return frame, None, str(data), {}, "standard"
+
+
+# ---------------------------------------------------------------------- train: streamed
+def _held_out(rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Whether each row, by its position ``i`` in the file, is held out for validation.
+
+    ``u_i = splitmix64(seed + (i + 1) * 0x9E3779B97F4A7C15) / 2^64`` is a fixed
+    pseudo-random number in ``[0, 1)`` per row; row ``i`` is held out when
+    ``u_i < fraction``. The same rows are held out in every epoch and for any
+    chunk size, and no list of rows is kept in memory.
+    """
+    with np.errstate(over="ignore"):
+        z = np.asarray(rows, dtype=np.uint64) + np.uint64(1)
+        z = z * np.uint64(0x9E3779B97F4A7C15) + np.uint64(seed % 2**64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
+
+
+class _Moments:
+    """Count, mean, sum of squared deviations, minimum and maximum of a column, chunk by chunk.
+
+    Chunks merge with Chan et al.'s update: for a chunk of ``m`` values with
+    mean ``mu_b`` and squared deviations ``M_b`` joining ``n`` values,
+    ``delta = mu_b - mu``, ``mu += delta m / (n + m)``,
+    ``M += M_b + delta^2 n m / (n + m)``; the standard deviation is ``sqrt(M / n)``,
+    the population one that :class:`Preprocessor` uses in memory.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.low = math.inf
+        self.high = -math.inf
+
+    def add(self, values: np.ndarray) -> None:
+        m = values.shape[0]
+        if not m:
+            return
+        mean = float(values.mean())
+        m2 = float(np.square(values - mean).sum())
+        total = self.n + m
+        delta = mean - self.mean
+        self.mean += delta * m / total
+        self.m2 += m2 + delta * delta * self.n * m / total
+        self.n = total
+        self.low = min(self.low, float(values.min()))
+        self.high = max(self.high, float(values.max()))
+
+    def center_scale(self, scaling: str) -> tuple[float, float]:
+        """``(c, s)`` of ``x = (v - c) / s``, as :class:`Preprocessor` computes them in memory."""
+        if scaling == "none":
+            return 0.0, 1.0
+        if scaling == "minmax":
+            return self.low, (self.high - self.low) if self.high > self.low else 1.0
+        spread = math.sqrt(self.m2 / self.n) if self.n else 0.0
+        return self.mean, spread if spread > 0 and math.isfinite(spread) else 1.0
+
+
+class _ExactPreprocessing:
+    """The preprocessing of a whole file, gathered in one pass of chunks.
+
+    The first rows (``kinds``, a :class:`Preprocessor` fitted on them without a
+    target) decide which columns are numbers and which are categories, and the
+    task; this pass then takes the exact means and scales of every row, every
+    category and every class, so the result is the preprocessing
+    ``Preprocessor.fit`` would give on the whole table loaded at once.
+    """
+
+    def __init__(
+        self,
+        kinds: Preprocessor,
+        target: str,
+        task: str,
+        reason: str | None,
+        target_kind: str,
+        sample_classes: list[str],
+        sample_rows: int,
+        source: str,
+    ) -> None:
+        self.kinds, self.target, self.task, self.reason = kinds, target, task, reason
+        self.target_kind, self.sample_classes = target_kind, sample_classes
+        self.sample_rows, self.source = sample_rows, source
+        self.moments = {f.name: _Moments() for f in kinds.features if f.kind == "numeric"}
+        self.categories: dict[str, set[str]] = {
+            f.name: set() for f in kinds.features if f.kind == "categorical"
+        }
+        self.target_moments = _Moments()
+        self.labels: set[Any] = set()
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        from formicary.preprocessing import MAX_CATEGORIES, _as_text, _numeric_values
+
+        for name, moments in self.moments.items():
+            moments.add(_numeric_values(chunk[name], self.source))
+        for name, seen in self.categories.items():
+            seen.update(_as_text(chunk[name]).tolist())
+            if len(seen) > MAX_CATEGORIES:
+                raise CLIError(
+                    f"column {name!r} of {self.source} holds text with more than "
+                    f"{MAX_CATEGORIES} distinct values, too many to one-hot encode; it looks "
+                    f"like an identifier or free text: leave it out with --exclude {name}"
+                )
+        column = chunk[self.target]
+        if self.task == "regression":
+            self.target_moments.add(self._numbers(column))
+        elif self.target_kind == "numeric":
+            self._add_numeric_labels(column)
+        else:
+            self.labels.update(_as_text(column).tolist())
+            self._check_class_count()
+
+    def _numbers(self, column: pd.Series) -> np.ndarray:
+        """The target's values as float64; text after the first rows is one clear error."""
+        import pandas as pd
+
+        if column.dtype.kind in "biuf":
+            return column.to_numpy(dtype=np.float64)
+        converted = pd.to_numeric(column, errors="coerce")
+        bad = np.flatnonzero(converted.isna().to_numpy() & column.notna().to_numpy())
+        if bad.size:
+            row = int(column.index[bad[0]]) + 1
+            raise CLIError(
+                f"target column {self.target!r} of {self.source} holds numbers in its first "
+                f"{self.sample_rows:,} rows but row {row} holds {column.iloc[bad[0]]!r}; fix "
+                f"that cell, or raise --sample-rows past row {row} so that the labels are "
+                "read as text"
+            )
+        return converted.to_numpy(dtype=np.float64)
+
+    def _add_numeric_labels(self, column: pd.Series) -> None:
+        from formicary.preprocessing import CLASSIFICATION_MAX_INTEGER_LEVELS
+
+        values = self._numbers(column)
+        fractional = np.flatnonzero(values != np.round(values))
+        self.labels.update(np.unique(values).tolist())
+        if self.reason is None:  # --task classification: every distinct value is a class
+            self._check_class_count()
+            return
+        looked = (
+            f"the first {self.sample_rows:,} rows of {self.source} made {self.target!r} look like "
+            f"class labels ({self.reason})"
+        )
+        if fractional.size:
+            row = int(column.index[fractional[0]]) + 1
+            raise CLIError(
+                f"{looked}, but row {row} holds {values[fractional[0]]:g}, a fractional "
+                "number; pass --task regression, or --task classification to keep every "
+                "distinct value as a class"
+            )
+        if len(self.labels) > CLASSIFICATION_MAX_INTEGER_LEVELS:
+            raise CLIError(
+                f"{looked}, but the whole file holds more than "
+                f"{CLASSIFICATION_MAX_INTEGER_LEVELS} distinct whole numbers, so it is a quantity; "
+                "pass --task regression, or --task classification if they are classes"
+            )
+
+    def _check_class_count(self) -> None:
+        from formicary.preprocessing import MAX_CLASSES
+
+        if len(self.labels) > MAX_CLASSES:
+            raise CLIError(
+                f"target column {self.target!r} of {self.source} holds more than {MAX_CLASSES} "
+                "distinct values, too many classes; if it is a quantity, use --task regression"
+            )
+
+    def result(self, scaling: str) -> Preprocessor:
+        """The fitted :class:`Preprocessor` (features in the order of ``kinds``)."""
+        from formicary.preprocessing import (
+            CategoricalFeature,
+            NumericFeature,
+            Preprocessor,
+            Target,
+            _json_value,
+        )
+
+        features: list[NumericFeature | CategoricalFeature] = []
+        for spec in self.kinds.features:
+            if spec.kind == "numeric":
+                features.append(
+                    NumericFeature(spec.name, *self.moments[spec.name].center_scale(scaling))
+                )
+            else:
+                features.append(CategoricalFeature(spec.name, sorted(self.categories[spec.name])))
+        if self.task == "regression":
+            center, scale = self.target_moments.center_scale("standard")
+            return Preprocessor(
+                features, Target(self.target, "regression", center=center, scale=scale), scaling
+            )
+        classes: list[Any]
+        if self.target_kind == "numeric":
+            classes = [_json_value(v) for v in sorted(self.labels)]
+        elif self.target_kind == "bool":
+            unexpected = sorted(self.labels - {"False", "True"})
+            if unexpected:
+                raise CLIError(
+                    f"target column {self.target!r} of {self.source} holds True/False in its "
+                    f"first {self.sample_rows:,} rows but also {unexpected[0]!r} later; fix those "
+                    "cells, or raise --sample-rows so that the labels are read as text"
+                )
+            classes = [v for v in (False, True) if str(v) in self.labels]
+        elif self.target_kind == "categorical":  # a categorical column keeps its class order
+            known = [c for c in self.sample_classes if c in self.labels]
+            classes = known + sorted(self.labels - set(known))
+        else:
+            classes = sorted(self.labels)
+        if len(classes) < 2:
+            only = classes[0] if classes else None
+            raise CLIError(
+                f"target column {self.target!r} of {self.source} holds a single class ({only!r}); "
+                "classification needs at least two classes: check the column or the rows kept"
+            )
+        return Preprocessor(features, Target(self.target, "classification", classes), scaling)
+
+
+def _target_kind(column: pd.Series) -> str:
+    """How class labels are read: ``numeric``, ``bool``, ``categorical`` or ``text``."""
+    import pandas as pd
+
+    from formicary.preprocessing import _is_numeric
+
+    if column.dtype.kind == "b":
+        return "bool"
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return "categorical"
+    if column.dtype.kind in "iuf" or _is_numeric(column):
+        return "numeric"
+    return "text"
+
+
+def _without_missing(
+    frame: pd.DataFrame, columns: list[str], source: str, drop: bool
+) -> tuple[pd.DataFrame, int]:
+    """``(frame without rows holding empty cells, rows dropped)``; without ``drop`` they are an error."""
+    from formicary.preprocessing import describe_missing, missing_rows
+
+    mask = missing_rows(frame, columns)
+    if not mask.any():
+        return frame, 0
+    if not drop:
+        problem = describe_missing(frame, columns, source)
+        raise CLIError(f"{problem}; fill them in, or pass --drop-missing to skip those rows")
+    return frame.loc[~mask], int(mask.sum())
+
+
+def _first_rows(
+    path: Path, rows: int, chunk_size: int, columns: list[str], text_columns: list[str]
+) -> pd.DataFrame:
+    """The first ``rows`` rows of a file, read in chunks and then no further."""
+    import pandas as pd
+
+    from formicary import tabular
+
+    parts: list[pd.DataFrame] = []
+    have = 0
+    size = min(rows, chunk_size)
+    for chunk in tabular.iter_table(path, size, columns=columns, text_columns=text_columns):
+        parts.append(chunk.iloc[: rows - have])
+        have += len(parts[-1])
+        if have >= rows:
+            break
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
+
+
+def _streamed_data(
+    options: _DataOptions, err: Any, quiet: bool, unknown: dict[str, set[str]]
+) -> _Prepared:
+    """Out-of-core training data: the preprocessing from one pass, then chunks every epoch.
+
+    1. The first ``--sample-rows`` rows decide each column's kind (number or
+       category) and, unless ``--task`` is given, the task.
+    2. One pass over the whole file checks every row and gathers the exact
+       means/scales, categories and classes (:class:`_ExactPreprocessing`), and
+       counts the training and validation rows.
+    3. Every epoch reads the file again, chunk by chunk, for
+       :func:`formicary.streaming.fit_stream`; validation rows (a seeded
+       fraction by row position, :func:`_held_out`, or ``--validation-data``)
+       are read in a second pass after each epoch.
+    """
+    from formicary import tabular
+    from formicary.preprocessing import Preprocessor, infer_task, missing_rows
+
+    assert options.data is not None
+    data = options.data
+    source = str(data)
+    header = tabular.read_columns(data)
+    if options.target is None:
+        raise _ask_for_target(data, source)
+    target_name = options.target
+    used = _feature_columns(header, target_name, options, source)
+    categorical = _names(options.categorical)
+    tabular.check_columns(categorical, header, source, role="column to treat as a category")
+    categorical = [name for name in categorical if name in used]
+    columns = [*used, target_name]
+    drop = options.drop_missing
+    chunk_size = options.chunk_size
+
+    # ---- 1. the first rows: kinds of the columns and the task
+    sample = _first_rows(data, options.sample_rows, chunk_size, columns, categorical)
+    sample, _ = _without_missing(sample, columns, source, drop)
+    if sample.empty:
+        raise CLIError(
+            f"every one of the first {options.sample_rows:,} rows of {source} has a missing "
+            "value; raise --sample-rows so that some complete rows are read first"
+        )
+    scaling = "standard" if options.scale == "auto" else options.scale
+    kinds = Preprocessor.fit(
+        sample, None, scaling=scaling, features=used, categorical=categorical, source=source
+    )
+    label_column = sample[target_name]
+    reason = None
+    task = options.task
+    if task == "auto":
+        task, reason = infer_task(label_column)
+    target_kind = _target_kind(label_column)
+    if task == "regression" and target_kind != "numeric" and label_column.dtype.kind != "b":
+        raise CLIError(
+            f"target column {target_name!r} holds text, which cannot be regressed; "
+            "use --task classification (or leave --task to be inferred)"
+        )
+    sample_classes = (
+        [str(c) for c in label_column.cat.categories] if target_kind == "categorical" else []
+    )
+    text = [*kinds.text_columns]
+    if task == "classification" and target_kind in ("text", "categorical"):
+        text.append(target_name)
+    del sample, label_column
+
+    # ---- 2. one pass: exact statistics, every row checked, rows counted
+    exact = _ExactPreprocessing(
+        kinds,
+        target_name,
+        task,
+        reason,
+        target_kind,
+        sample_classes,
+        options.sample_rows,
+        source,
+    )
+    fraction, seed = options.validation_split, options.seed
+    counted = {"rows": 0, "dropped": 0, "validation": 0}
+    for chunk in tabular.iter_table(data, chunk_size, columns=columns, text_columns=text):
+        chunk, dropped = _without_missing(chunk, columns, source, drop)
+        counted["dropped"] += dropped
+        counted["rows"] += len(chunk)
+        if fraction:
+            counted["validation"] += int(_held_out(chunk.index.to_numpy(), fraction, seed).sum())
+        exact.add(chunk)
+    if counted["rows"] == 0:
+        raise CLIError(f"every row of {source} has a missing value; nothing is left to use")
+    if counted["dropped"]:
+        _note(
+            err, quiet, f"dropped {counted['dropped']:,} row(s) with missing values from {source}"
+        )
+    pre = exact.result(scaling)
+    n_val = counted["validation"]
+    n_train = counted["rows"] - n_val
+    if fraction and (n_val < 1 or n_train < 1):
+        raise CLIError(
+            f"--validation-split {fraction} of {counted['rows']} rows leaves no training or no "
+            "validation rows; use more data or another fraction (0 for none)"
+        )
+    dtype = options.dtype
+    read, read_text = _read_columns_of(pre)
+
+    def chunks(
+        path: Path, part: str | None, where: str, seen: dict[str, set[str]] | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(X, codes)`` per chunk of ``path``: the training or validation rows, or all."""
+        for chunk in tabular.iter_table(path, chunk_size, columns=read, text_columns=read_text):
+            if drop:
+                chunk = chunk.loc[~missing_rows(chunk, read)]
+            if part is not None and fraction:
+                held = _held_out(chunk.index.to_numpy(), fraction, seed)
+                chunk = chunk.loc[held if part == "validation" else ~held]
+            if len(chunk):
+                X = pre.transform(chunk, dtype, source=where, unknown=seen)
+                yield X, pre.encode_target(chunk[target_name], source=where)
+
+    validation_file = options.validation_data
+    if validation_file is not None:
+        # checked in full now rather than after the first epoch
+        val_source = str(validation_file)
+        val_header = tabular.read_columns(validation_file)
+        _check_model_columns(pre, val_header, val_source)
+        tabular.check_columns([target_name], val_header, val_source, role="target column")
+        n_val = 0
+        for X, _ in chunks(validation_file, None, val_source, unknown):
+            n_val += X.shape[0]
+
+    def targets(pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple[Any, Any]]:
+        for X, codes in pairs:
+            yield X, pre.network_targets(codes, dtype)
+
+    def training_chunks() -> Iterator[tuple[Any, Any]]:
+        return targets(chunks(data, "train", source))
+
+    def validation_chunks() -> Iterator[tuple[Any, Any]]:
+        if validation_file is not None:
+            return targets(chunks(validation_file, None, str(validation_file)))
+        return targets(chunks(data, "validation", source))
+
+    def fit(net: MLP, **kwargs: Any) -> History:
+        from formicary.streaming import fit_stream
+
+        return fit_stream(
+            net,
+            training_chunks,
+            buffer_size=options.buffer_size,
+            validation_data=validation_chunks if n_val else None,
+            **kwargs,
+        )
+
+    def score(net: MLP, loss_obj: Any) -> dict[str, Any]:
+        parts = {"train": _scores_for(pre), "validation": _scores_for(pre)}
+        if fraction:  # one more pass scores both parts
+            for chunk in tabular.iter_table(data, chunk_size, columns=read, text_columns=read_text):
+                if drop:
+                    chunk = chunk.loc[~missing_rows(chunk, read)]
+                held = _held_out(chunk.index.to_numpy(), fraction, seed)
+                for name, rows in (("train", ~held), ("validation", held)):
+                    if rows.any():
+                        part = chunk.loc[rows]
+                        X = pre.transform(part, net.dtype, source=source)
+                        codes = pre.encode_target(part[target_name], source=source)
+                        _score_chunk(net, pre, loss_obj, parts[name], X, codes)
+        else:
+            for X, codes in chunks(data, None, source):
+                _score_chunk(net, pre, loss_obj, parts["train"], X, codes)
+            if validation_file is not None:
+                for X, codes in chunks(validation_file, None, str(validation_file)):
+                    _score_chunk(net, pre, loss_obj, parts["validation"], X, codes)
+        return {
+            name: _split_metrics(scores.result())
+            for name, scores in parts.items()
+            if scores.samples
+        }
+
+    buffer = options.buffer_size
+    notes = [
+        f"streamed in chunks of {chunk_size:,} rows, shuffle buffer {buffer:,} rows; "
+        f"column kinds{' and task' if reason else ''} from the first "
+        f"{min(options.sample_rows, counted['rows'] + counted['dropped']):,} rows, "
+        "scaling, categories and classes from all of them"
+    ]
+    if validation_file is not None:
+        notes.append(f"validation: {validation_file} ({n_val:,} rows), read after every epoch")
+    elif fraction:
+        notes.append(
+            f"validation: {fraction:.0%} of the rows held out by a seeded draw per row, "
+            "read after every epoch"
+        )
+    rows = {"training": n_train, "validation": n_val}
+    return _Prepared(pre, source, {}, scaling, reason, rows, fit, score, notes)
 
 
 def _metrics_table(metrics: dict[str, dict[str, Any]], classification: bool) -> Any:
@@ -1023,14 +1805,7 @@ def evaluate(
         for part in parts:
             add(part, source)
 
-    if unknown and not quiet:
-        for column, values in unknown.items():
-            listed = ", ".join(sorted(values)[:5])
-            err.print(
-                f"warning: column {column!r} holds categories unseen in training ({listed}); "
-                "they were encoded as all zeros",
-                highlight=False,
-            )
+    _warn_unknown(err, quiet, unknown)
     result = scores.result()
     result = {"model": str(model), "data": source, **result}
     result = _json_clean(result)
@@ -1233,14 +2008,7 @@ def predict(
         with _atomic_file(out_path) as temporary:
             _write_frames(predictions(), temporary, fmt)
 
-    if unknown and not quiet:
-        for column, values in unknown.items():
-            listed = ", ".join(sorted(values)[:5])
-            err.print(
-                f"warning: column {column!r} holds categories unseen in training ({listed}); "
-                "they were encoded as all zeros",
-                highlight=False,
-            )
+    _warn_unknown(err, quiet, unknown)
     summary = {"model": str(model), "data": source, "out": out, **stats}
     if json_output:
         print(json.dumps(summary, indent=2))
