@@ -388,12 +388,6 @@ def test_memory_does_not_grow_with_a_csv_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not LINUX_PROC, reason="peak memory is read from Linux's /proc/self/status")
-@pytest.mark.xfail(
-    strict=True,
-    reason="tabular.iter_table opens Parquet files with pyarrow's default pre_buffer=True, "
-    "which buffers the whole file in iter_batches; pq.ParquetFile(path, pre_buffer=False) "
-    "keeps one row group in memory (remove this mark once fixed)",
-)
 def test_memory_does_not_grow_with_a_parquet_file(tmp_path: Path) -> None:
     small, large = peak_growth(tmp_path, "parquet")
     table_growth = 900_000 * 9 * 8

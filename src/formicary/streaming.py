@@ -394,7 +394,7 @@ class TableStream(ChunkStream):
                 raise ValueError(f"{self.path} could not be read as CSV: {exc}") from exc
         pq = _require("pyarrow.parquet", "reading Parquet files in chunks")
         try:
-            parquet = pq.ParquetFile(self.path)
+            parquet = pq.ParquetFile(self.path, pre_buffer=False)
         except Exception as exc:  # pyarrow raises its own ArrowInvalid
             raise ValueError(f"{self.path} could not be read as Parquet: {exc}") from exc
         self.n_samples = parquet.metadata.num_rows
@@ -410,7 +410,7 @@ class TableStream(ChunkStream):
             )
         else:
             pq = _require("pyarrow.parquet", "reading Parquet files in chunks")
-            batches = pq.ParquetFile(self.path).iter_batches(
+            batches = pq.ParquetFile(self.path, pre_buffer=False).iter_batches(
                 batch_size=self.chunk_size, columns=wanted
             )
             frames = (batch.to_pandas() for batch in batches)

@@ -131,7 +131,7 @@ def _parquet_file(path: Path) -> Any:
     pq = _pyarrow_parquet()
 
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, pre_buffer=False)  # else iter_batches buffers the whole file
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for foreign files
         raise ValueError(f"{path} is not a readable Parquet file ({exc})") from None
 

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
+from formicary.atomic import atomic_path
 from formicary.cli.common import CLIError, handle_errors, require
 
 if TYPE_CHECKING:
@@ -105,32 +105,10 @@ def _hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
-@contextlib.contextmanager
-def _atomic_file(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` only on success."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise CLIError(f"{path} is a folder; give a file name")
-    if not folder.is_dir():
-        raise CLIError(f"cannot write {path}: folder {folder} does not exist")
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-
-
 def _write_json(path: Path, data: Any) -> None:
-    with _atomic_file(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
         json.dump(data, stream, indent=2)
         stream.write("\n")
-        stream.flush()
-        os.fsync(stream.fileno())
 
 
 def _check_writable(path: Path) -> None:
@@ -2005,7 +1983,7 @@ def predict(
             first = False
     else:
         assert out_path is not None
-        with _atomic_file(out_path) as temporary:
+        with atomic_path(out_path) as temporary:
             _write_frames(predictions(), temporary, fmt)
 
     _warn_unknown(err, quiet, unknown)
