@@ -1,0 +1,226 @@
+"""Inference speed: rows per second of Formicary, scikit-learn and PyTorch on the same CPU.
+
+The same trained-shape network (random weights: speed does not depend on
+them) predicts class probabilities for every row of the data set: Formicary's
+``net.predict(X)``, scikit-learn's ``predict_proba(X)``, PyTorch's
+``softmax(model(X))`` under ``torch.inference_mode()`` (sigmoid for the small
+network). Each (case, framework) runs in a fresh child process: one warm-up
+call, then ``--repeats`` timed calls; the figure is the median.
+
+Run::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_predict.py --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import itertools
+
+import _common as common
+
+FRAMEWORKS = ("formicary", "sklearn", "torch")
+
+
+def _predictor(spec: dict[str, Any], X: Any, y: Any) -> Any:
+    """A function ``X -> probabilities`` for the spec's framework."""
+    import numpy as np
+
+    sizes = spec["sizes"]
+    small = tuple(sizes) == common.SMALL
+    if spec["framework"] == "formicary":
+        import formicary as fc
+
+        net = fc.MLP(
+            sizes,
+            activation=spec["activation"],
+            output_activation="sigmoid" if small else "softmax",
+            seed=0,
+            dtype=spec["dtype"],
+        )
+        return net.predict
+    if spec["framework"] == "sklearn":
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+
+        clf = MLPClassifier(
+            hidden_layer_sizes=tuple(sizes[1:-1]),
+            activation={"sigmoid": "logistic"}.get(spec["activation"], spec["activation"]),
+            max_iter=1,
+            batch_size=len(X),
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X[:2000], y[:2000])  # sets up the weights (dtype follows X)
+        return clf.predict_proba
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    dtype = {"float32": torch.float32, "float64": torch.float64}[spec["dtype"]]
+    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU}[spec["activation"]]
+    modules: list[Any] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        modules.append(torch.nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            modules.append(act())
+    modules.append(torch.nn.Sigmoid() if small else torch.nn.Softmax(dim=1))
+    model = torch.nn.Sequential(*modules).to(dtype).eval()
+
+    def predict(data: Any) -> Any:
+        with torch.inference_mode():
+            return model(torch.from_numpy(data)).numpy()
+
+    del np
+    return predict
+
+
+def child(spec: dict[str, Any]) -> dict[str, Any]:
+    blas = common.limit_threads(spec["threads"])
+    if tuple(spec["sizes"]) == common.SMALL:
+        X, y, source = common.small_problem(spec["dtype"])
+    else:
+        X, y, source = common.fashion_mnist(spec["dtype"])
+    predict = _predictor(spec, X, y)
+    out = predict(X)  # warm-up (allocators, thread pools)
+    seconds = []
+    for _ in range(spec["repeats"]):
+        began = time.perf_counter()
+        out = predict(X)
+        seconds.append(time.perf_counter() - began)
+    return {
+        "seconds": seconds,
+        "rows": int(X.shape[0]),
+        "out_dtype": str(out.dtype),
+        "out_shape": list(out.shape),
+        "source": source,
+        "blas": blas,
+        "load_average": os.getloadavg(),
+    }
+
+
+def cases(quick: bool, threads: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for t in threads:
+        for dtype in ("float32", "float64"):
+            for activation in ("sigmoid", "relu"):
+                if quick and (dtype, activation) != ("float32", "sigmoid"):
+                    continue
+                out.append(
+                    {"sizes": list(common.BIG), "activation": activation, "dtype": dtype}
+                    | {"threads": t}
+                )
+        out.append(
+            {"sizes": list(common.SMALL), "activation": "relu", "dtype": "float32"} | {"threads": t}
+        )
+    return out
+
+
+def label(case: dict[str, Any]) -> str:
+    net = "-".join(map(str, case["sizes"]))
+    return f"{net} {case['activation']} {case['dtype']}, {case['threads']} thr"
+
+
+def markdown(summary: list[dict[str, Any]], info: dict[str, Any], args: Any) -> str:
+    command = (
+        "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /root/venv/bin/python "
+        f"benchmarks/bench_predict.py --repeats {args.repeats}"
+        + (" --quick" if args.quick else "")
+        + f" --threads {','.join(map(str, args.threads))} --write"
+    )
+    lines = [
+        "## Prediction",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')}, regenerate with",
+        "",
+        f"    {command}",
+        "",
+        common.machine_markdown(info),
+        f"- Data: every row of {summary[0]['source'] if summary else ''}; median of "
+        f"{args.repeats} calls after a warm-up call, in a fresh process per case and framework",
+        "",
+        "Speed-up = Formicary's rows per second / that framework's.",
+        "",
+        "| case | framework | rows/s | ms per call | Formicary speed-up | other load |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for item in summary:
+        for name, row in item["rows"].items():
+            lines.append(
+                f"| {item['label']} | {name} | {row['rows_per_second']:,.0f} "
+                f"| {row['seconds'] * 1000:.1f} | {row['speedup']:.2f} "
+                f"| {row['interference_cpus']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", default="2,1")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument("--quiet", type=float, default=0.15)
+    parser.add_argument("--retries", type=int, default=3)
+    parser.add_argument("--max-wait", type=float, default=120.0)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return
+    args.threads = [int(t) for t in args.threads.split(",")]
+    if args.quick:
+        args.repeats = min(args.repeats, 3)
+    frameworks = args.frameworks.split(",")
+    info = common.machine()
+    print(common.machine_markdown(info), flush=True)
+    script = Path(__file__).resolve()
+    quiet = {"threshold": args.quiet, "retries": args.retries, "max_wait": args.max_wait}
+    summary = []
+    for case in cases(args.quick, args.threads):
+        rows = {}
+        source = ""
+        for name in frameworks:
+            spec = {"kind": "predict", "framework": name, "repeats": args.repeats, **case}
+            result = common.run_quiet(script, spec, **quiet)
+            seconds = statistics.median(result["seconds"])
+            source = result["source"]
+            rows[name] = {
+                "seconds": seconds,
+                "rows_per_second": result["rows"] / seconds,
+                "interference_cpus": result.get("interference_cpus", 0.0),
+                "out_dtype": result["out_dtype"],
+            }
+        ours = rows["formicary"]["rows_per_second"]
+        for row in rows.values():
+            row["speedup"] = ours / row["rows_per_second"]
+        summary.append({"case": case, "label": label(case), "rows": rows, "source": source})
+        text = "  ".join(
+            f"{n}: {r['rows_per_second']:,.0f} rows/s x{r['speedup']:.2f}" for n, r in rows.items()
+        )
+        print(f"{label(case)}: {text}", flush=True)
+    info["load_average_end"] = os.getloadavg()
+    out_dir = common.HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "predict.json").write_text(json.dumps({"machine": info, "cases": summary}, indent=1))
+    report = markdown(summary, info, args)
+    print(report)
+    if args.write:
+        common.replace_section("predict", report)
+
+
+if __name__ == "__main__":
+    main()
