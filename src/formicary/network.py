@@ -94,6 +94,9 @@ class Gradients:
         return [g for pair in zip(self.weights, self.bias, strict=True) for g in pair]
 
 
+#: predict's default chunk: this many values in the widest layer's buffer
+_PREDICT_CHUNK_VALUES = 1 << 20
+
 # How the training fast path treats each hidden layer's activation:
 _IDENTITY = "identity"  # a = z and sigma' = 1: nothing to compute
 _FROM_A = "a"  # sigma'(z) computed from a after the forward pass, into z's buffer
@@ -456,37 +459,47 @@ class MLP:
                 as_.append(a)
         return Trace(X, zs, as_) if trace else a
 
-    def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
-        """The network's output ``a^(L)`` for every row of ``X``, in chunks of ``batch_size``.
+    def predict(self, X: Any, batch_size: int | None = None) -> np.ndarray:
+        """The network's output ``a^(L)`` for every row of ``X``, in chunks of ``batch_size`` rows.
 
         Forward only: keeps no trace, each layer's ``z`` and ``a`` share one
         buffer reused for every chunk (the activation is applied in place), and
         the output layer writes straight into the result. Memory stays at one
-        chunk's activations; chunks of about a thousand rows keep them in cache
-        between the matrix product and the element-wise passes.
+        chunk's activations. By default a chunk holds about a million values in
+        its widest layer (4,096 rows of 256 neurons): big enough for efficient
+        matrix products and few Python-level steps, small enough to stay in
+        cache.
         """
         X = self._prepare_inputs(X)
-        params = self._params_in(X.dtype)
         n = X.shape[0]
-        out = np.empty((n, self.n_outputs), dtype=X.dtype)
+        if batch_size is None:
+            widest = max(layer.n_out for layer in self.layers)
+            batch_size = max(1024, _PREDICT_CHUNK_VALUES // widest)
         chunk = max(1, min(int(batch_size), n))
+        dtype = X.dtype
+        out = np.empty((n, self.n_outputs), dtype=dtype)
         last = len(self.layers) - 1
-        buffers = [np.empty((chunk, layer.n_out), dtype=X.dtype) for layer in self.layers[:-1]]
-        identity = [isinstance(layer.activation, _activations._Identity) for layer in self.layers]
+        steps = []
+        for l, layer in enumerate(self.layers):
+            weights, bias = layer.weights, layer.bias
+            if weights.dtype != dtype:
+                weights, bias = weights.astype(dtype), bias.astype(dtype)
+            act = layer.activation
+            buffer = None if l == last else np.empty((chunk, layer.n_out), dtype=dtype)
+            function = None if isinstance(act, _activations._Identity) else act.function
+            steps.append((weights.T, bias, function, buffer))
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             a = X[start:stop]
-            for l, (weights, bias) in enumerate(params):
-                z = out[start:stop] if l == last else buffers[l][: stop - start]
-                np.matmul(a, weights.T, out=z)
+            for weights_t, bias, function, buffer in steps:
+                z = out[start:stop] if buffer is None else buffer[: stop - start]
+                np.matmul(a, weights_t, out=z)
                 z += bias
-                if identity[l]:
-                    a = z
-                    continue
-                a = self.layers[l].activation.function(z, out=z)
-                if a is not z:
-                    np.copyto(z, a)
-                    a = z
+                if function is not None:
+                    a = function(z, out=z)
+                    if a is not z:
+                        np.copyto(z, a)
+                a = z
         return out
 
     def classify(self, X: Any) -> np.ndarray:
