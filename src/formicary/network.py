@@ -94,8 +94,8 @@ class Gradients:
         return [g for pair in zip(self.weights, self.bias, strict=True) for g in pair]
 
 
-#: predict's default chunk: this many values in the widest layer's buffer
-_PREDICT_CHUNK_VALUES = 1 << 20
+#: predict's default chunk of rows
+_PREDICT_CHUNK_ROWS = 4096
 
 # How the training fast path treats each hidden layer's activation:
 _IDENTITY = "identity"  # a = z and sigma' = 1: nothing to compute
@@ -465,16 +465,14 @@ class MLP:
         Forward only: keeps no trace, each layer's ``z`` and ``a`` share one
         buffer reused for every chunk (the activation is applied in place), and
         the output layer writes straight into the result. Memory stays at one
-        chunk's activations. By default a chunk holds about a million values in
-        its widest layer (4,096 rows of 256 neurons): big enough for efficient
-        matrix products and few Python-level steps, small enough to stay in
-        cache.
+        chunk's activations. The default, 4,096 rows, measured fastest both for
+        784-256-128-10 (efficient matrix products) and for 2-16-16-1 (few
+        Python-level steps, buffers still in cache).
         """
         X = self._prepare_inputs(X)
         n = X.shape[0]
         if batch_size is None:
-            widest = max(layer.n_out for layer in self.layers)
-            batch_size = max(1024, _PREDICT_CHUNK_VALUES // widest)
+            batch_size = _PREDICT_CHUNK_ROWS
         chunk = max(1, min(int(batch_size), n))
         dtype = X.dtype
         out = np.empty((n, self.n_outputs), dtype=dtype)
