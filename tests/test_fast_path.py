@@ -437,3 +437,17 @@ def test_optimizer_state_never_lingers_in_the_subnormal_range(dtype):
         steps += 1
     assert not np.any((m != 0) & (np.abs(m) < tiny))
     assert np.all(np.isfinite(w)) and w.dtype == dtype
+
+
+@pytest.mark.parametrize("batch_size", [None, 7, 64, 1000])
+def test_predict_equals_the_traced_forward_pass(batch_size):
+    """predict's chunked, in-place, bias-tiling path against forward(trace=True)."""
+    rng = np.random.default_rng(8)
+    net = fc.MLP([3, 16, 5, 1], activation=["relu", "tanh"], output_activation="sigmoid", seed=2)
+    for X in (rng.normal(size=(999, 3)), np.asfortranarray(rng.normal(size=(130, 3)))):
+        expected = net.forward(X, trace=True).output
+        np.testing.assert_allclose(net.predict(X, batch_size=batch_size), expected, rtol=1e-12)
+        X32 = X.astype(np.float32)
+        got32 = net.predict(X32, batch_size=batch_size)
+        assert got32.dtype == np.float32
+        np.testing.assert_allclose(got32, expected, rtol=1e-5, atol=1e-6)

