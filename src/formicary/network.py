@@ -718,8 +718,19 @@ class MLP:
             )
         return value
 
-    def fit(self, X: Any, y: Any, **kwargs: Any) -> History:
-        """Train with mini-batch gradient descent; see :func:`formicary.training.fit`."""
+    def fit(self, X: Any, y: Any = None, **kwargs: Any) -> History:
+        """Train with mini-batch gradient descent; see :func:`formicary.training.fit`.
+
+        Streamed data (a path, an ``np.memmap``, a function or iterable yielding
+        ``(X, y)`` chunks) goes to :func:`formicary.streaming.fit_stream`, whose
+        memory stays bounded by the chunk size rather than the data set.
+        """
+        from formicary import streaming
+
+        if streaming.is_stream(X, y):
+            return streaming.fit_stream(self, X, y, **kwargs)
+        if y is None:
+            raise TypeError("fit needs targets y (or a stream of (X, y) chunks)")
         from formicary.training import fit
 
         return fit(self, X, y, **kwargs)
