@@ -52,3 +52,15 @@ def test_the_xor_example_runs():
     )
     assert result.returncode == 0, result.stderr
     assert "y_hat" in result.stdout and "gradient check" in result.stdout
+
+
+def test_the_core_imports_nothing_but_numpy():
+    script = (
+        "import sys, formicary, formicary.streaming, formicary.explain, formicary.proof;"
+        "optional = ('pandas', 'pyarrow', 'sklearn', 'scipy', 'matplotlib', 'sympy', 'typer',"
+        " 'rich', 'torch', 'onnx', 'onnxruntime', 'dask', 'starlette', 'tqdm');"
+        "print(sorted(m for m in optional if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
