@@ -444,7 +444,7 @@ def test_predict_equals_the_traced_forward_pass(batch_size):
     """predict's chunked, in-place, bias-tiling path against forward(trace=True)."""
     rng = np.random.default_rng(8)
     net = fc.MLP([3, 16, 5, 1], activation=["relu", "tanh"], output_activation="sigmoid", seed=2)
-    for X in (rng.normal(size=(999, 3)), np.asfortranarray(rng.normal(size=(130, 3)))):
+    for X in (rng.normal(size=(2560, 3)), np.asfortranarray(rng.normal(size=(2100, 3)))):
         expected = net.forward(X, trace=True).output
         np.testing.assert_allclose(net.predict(X, batch_size=batch_size), expected, rtol=1e-12)
         X32 = X.astype(np.float32)

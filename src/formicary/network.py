@@ -485,9 +485,10 @@ class MLP:
             act = layer.activation
             buffer = None if l == last else np.empty((chunk, layer.n_out), dtype=dtype)
             function = None if isinstance(act, _activations._Identity) else act.function
-            # For narrow layers, b repeated `tile` times is added to rows of `tile` samples:
-            # NumPy's loop then runs over 256 values at a time instead of n_out (2x faster).
-            tile = max(1, 256 // layer.n_out) if 1 < layer.n_out < 128 else 1
+            # For narrow layers and many rows, b repeated `tile` times is added to rows of
+            # `tile` samples: NumPy's loop runs over 256 values at a time instead of n_out
+            # (2x faster); for a few rows, setting that up would cost more than it saves.
+            tile = max(1, 256 // layer.n_out) if 1 < layer.n_out < 128 and n >= 2048 else 1
             tiled = np.tile(bias, tile) if tile > 1 else bias
             steps.append((weights.T, bias, tiled, tile, function, buffer))
         for start in range(0, n, chunk):
