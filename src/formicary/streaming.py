@@ -47,7 +47,7 @@ from formicary import losses as _losses
 from formicary import metrics as _metrics
 from formicary import optimizers as _optimizers
 from formicary.callbacks import Callback, EarlyStopping, as_callback
-from formicary.training import History, TrainingDivergedError, _Progress
+from formicary.training import History, _Progress, diverged
 from formicary.validation import as_float_array, check_finite, check_targets
 
 if TYPE_CHECKING:
@@ -972,16 +972,13 @@ def fit_stream(
                 share = float(wb.sum()) if wb is not None else float(m)
                 total_loss += value * share
                 total_weight += share
-                if accumulator is not None:
-                    accumulator.update(yb, out)
                 if not math.isfinite(value):
                     net.set_parameters(snapshot)
-                    raise TrainingDivergedError(
-                        f"training diverged in epoch {epoch + 1} (batch {batch + 1}): the loss "
-                        f"became {value}. The weights were reset to the start of that epoch. "
-                        f"Lower the learning rate (now {optimizer.learning_rate:g}) or "
-                        "standardise the inputs"
+                    raise diverged(
+                        epoch, optimizer.learning_rate, f"the loss became {value}", batch
                     )
+                if accumulator is not None:
+                    accumulator.update(yb, out)
                 for hook in hooks:
                     hook.on_batch_end(net, batch, {"loss": value, "size": m})
                 if net.stop_training:
@@ -990,11 +987,7 @@ def fit_stream(
                 raise ValueError(f"{stream.description} yielded no rows to train on")
             if snapshot is not None and not all(np.isfinite(p).all() for p in params):
                 net.set_parameters(snapshot)
-                raise TrainingDivergedError(
-                    f"training diverged in epoch {epoch + 1}: the weights are no longer finite. "
-                    "They were reset to the start of that epoch. Lower the learning rate "
-                    f"(now {optimizer.learning_rate:g}) or standardise the inputs"
-                )
+                raise diverged(epoch, optimizer.learning_rate, "the weights are no longer finite")
             logs: dict[str, Any] = {"loss": total_loss / max(total_weight, 1e-300)}
             history.loss.append(logs["loss"])
             if accumulator is not None and metric_name:

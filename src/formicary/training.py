@@ -33,6 +33,17 @@ class TrainingDivergedError(ValueError):
     """The loss or the weights stopped being finite numbers during training."""
 
 
+def diverged(
+    epoch: int, learning_rate: float, what: str, batch: int | None = None
+) -> TrainingDivergedError:
+    """The error for a run whose loss or weights stopped being finite (epochs count from 0)."""
+    where = f"epoch {epoch + 1}" + (f" (batch {batch + 1})" if batch is not None else "")
+    return TrainingDivergedError(
+        f"training diverged in {where}: {what}. The weights were reset to the start of that "
+        f"epoch. Lower the learning rate (now {learning_rate:g}) or standardise the inputs"
+    )
+
+
 @dataclass
 class History:
     """Per-epoch record of a :meth:`MLP.fit` run.
@@ -362,16 +373,13 @@ def fit(
                 share = float(wb.sum()) if wb is not None else float(m)
                 total_loss += value * share
                 total_weight += share
-                if accumulator is not None:
-                    accumulator.update(yb, out)
                 if not math.isfinite(value):
                     net.set_parameters(snapshot)
-                    raise TrainingDivergedError(
-                        f"training diverged in epoch {epoch + 1} (batch {batch + 1}): the loss "
-                        f"became {value}. The weights were reset to the start of that epoch. "
-                        f"Lower the learning rate (now {optimizer.learning_rate:g}) or "
-                        "standardise the inputs"
+                    raise diverged(
+                        epoch, optimizer.learning_rate, f"the loss became {value}", batch
                     )
+                if accumulator is not None:
+                    accumulator.update(yb, out)
                 if hooks:
                     for hook in hooks:
                         hook.on_batch_end(net, batch, {"loss": value, "size": m})
@@ -379,11 +387,7 @@ def fit(
                     break
             if not all(np.isfinite(p).all() for p in params):
                 net.set_parameters(snapshot)
-                raise TrainingDivergedError(
-                    f"training diverged in epoch {epoch + 1}: the weights are no longer finite. "
-                    "They were reset to the start of that epoch. Lower the learning rate "
-                    f"(now {optimizer.learning_rate:g}) or standardise the inputs"
-                )
+                raise diverged(epoch, optimizer.learning_rate, "the weights are no longer finite")
             logs: dict[str, Any] = {"loss": total_loss / max(total_weight, 1e-300)}
             history.loss.append(logs["loss"])
             if accumulator is not None:
