@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 import mmap
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -47,7 +46,7 @@ from formicary import losses as _losses
 from formicary import metrics as _metrics
 from formicary import optimizers as _optimizers
 from formicary.callbacks import Callback, EarlyStopping, as_callback
-from formicary.training import History, _Progress, diverged
+from formicary.training import History, _Progress, diverged, finish, interrupted
 from formicary.validation import as_float_array, check_finite, check_targets
 
 if TYPE_CHECKING:
@@ -988,45 +987,31 @@ def fit_stream(
             if snapshot is not None and not all(np.isfinite(p).all() for p in params):
                 net.set_parameters(snapshot)
                 raise diverged(epoch, optimizer.learning_rate, "the weights are no longer finite")
-            logs: dict[str, Any] = {"loss": total_loss / max(total_weight, 1e-300)}
-            history.loss.append(logs["loss"])
-            if accumulator is not None and metric_name:
-                logs[metric_name] = accumulator.result()
-                history.metric.append(logs[metric_name])
+            val_loss = val_metric = None
             if val_stream is not None:
                 scores = evaluate_stream(
                     net, val_stream, loss=loss, metric=metric_name, transform=transform
                 )
-                logs["val_loss"] = scores["loss"]
-                history.val_loss.append(scores["loss"])
-                if metric_name:
-                    logs[f"val_{metric_name}"] = scores[metric_name]
-                    history.val_metric.append(scores[metric_name])
-            logs["learning_rate"] = optimizer.learning_rate
-            history.learning_rate.append(optimizer.learning_rate)
-            history.seconds.append(time.perf_counter() - began)
+                val_loss = scores["loss"]
+                val_metric = scores[metric_name] if metric_name else None
+            logs = history.record_epoch(
+                loss=total_loss / max(total_weight, 1e-300),
+                metric=accumulator.result() if accumulator is not None and metric_name else None,
+                val_loss=val_loss,
+                val_metric=val_metric,
+                learning_rate=optimizer.learning_rate,
+                seconds=time.perf_counter() - began,
+            )
             for hook in hooks:
                 hook.on_epoch_end(net, epoch, logs)
             progress_bar.update(epoch, logs)
             if net.stop_training:
                 break
     except KeyboardInterrupt:
-        history.interrupted = True
-        if progress:
-            print(
-                f"\ninterrupted after {len(history.loss)} epoch(s); keeping the weights learnt so far",
-                file=sys.stderr,
-            )
+        interrupted(history, progress)
     finally:
         progress_bar.close()
-    if stopper is not None:
-        history.stopped_early = stopper.stopped_epoch is not None
-        history.best_epoch = stopper.best_epoch if stopper.best_epoch >= 0 else None
-    if started:
-        for hook in hooks:
-            hook.on_train_end(net, {"epochs": len(history.loss)})
-    net.stop_training = False
-    return history
+    return finish(net, history, hooks if started else [], stopper)
 
 
 def _chain(first: Iterator[Any], then: Callable[[], Iterator[Any]]) -> Iterator[Any]:

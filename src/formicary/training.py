@@ -75,6 +75,33 @@ class History:
     stopped_early: bool = False
     interrupted: bool = False
 
+    def record_epoch(
+        self,
+        *,
+        loss: float,
+        learning_rate: float,
+        seconds: float,
+        metric: float | None = None,
+        val_loss: float | None = None,
+        val_metric: float | None = None,
+    ) -> dict[str, Any]:
+        """Append one epoch's figures and return them as the ``logs`` callbacks see."""
+        logs: dict[str, Any] = {"loss": loss}
+        self.loss.append(loss)
+        if metric is not None:
+            logs[str(self.metric_name)] = metric
+            self.metric.append(metric)
+        if val_loss is not None:
+            logs["val_loss"] = val_loss
+            self.val_loss.append(val_loss)
+        if val_metric is not None:
+            logs[f"val_{self.metric_name}"] = val_metric
+            self.val_metric.append(val_metric)
+        logs["learning_rate"] = learning_rate
+        self.learning_rate.append(learning_rate)
+        self.seconds.append(seconds)
+        return logs
+
     @property
     def epochs(self) -> int:
         return len(self.loss)
@@ -388,35 +415,43 @@ def fit(
             if not all(np.isfinite(p).all() for p in params):
                 net.set_parameters(snapshot)
                 raise diverged(epoch, optimizer.learning_rate, "the weights are no longer finite")
-            logs: dict[str, Any] = {"loss": total_loss / max(total_weight, 1e-300)}
-            history.loss.append(logs["loss"])
-            if accumulator is not None:
-                logs[metric_name] = accumulator.result()
-                history.metric.append(logs[metric_name])
+            val_loss = val_metric = None
             if has_val:
                 val_loss, val_metric = _evaluate(net, X_val, y_val, loss, metric_name)
-                logs["val_loss"] = val_loss
-                history.val_loss.append(val_loss)
-                if val_metric is not None:
-                    logs[f"val_{metric_name}"] = val_metric
-                    history.val_metric.append(val_metric)
-            logs["learning_rate"] = optimizer.learning_rate
-            history.learning_rate.append(optimizer.learning_rate)
-            history.seconds.append(time.perf_counter() - began)
+            logs = history.record_epoch(
+                loss=total_loss / max(total_weight, 1e-300),
+                metric=accumulator.result() if accumulator is not None else None,
+                val_loss=val_loss,
+                val_metric=val_metric,
+                learning_rate=optimizer.learning_rate,
+                seconds=time.perf_counter() - began,
+            )
             for hook in hooks:
                 hook.on_epoch_end(net, epoch, logs)
             progress_bar.update(epoch, logs)
             if net.stop_training:
                 break
     except KeyboardInterrupt:
-        history.interrupted = True
-        if progress:
-            print(
-                f"\ninterrupted after {len(history.loss)} epoch(s); keeping the weights learnt so far",
-                file=sys.stderr,
-            )
+        interrupted(history, progress)
     finally:
         progress_bar.close()
+    return finish(net, history, hooks, stopper)
+
+
+def interrupted(history: History, progress: bool) -> None:
+    """Ctrl-C: mark the history and keep the weights learnt so far."""
+    history.interrupted = True
+    if progress:
+        print(
+            f"\ninterrupted after {len(history.loss)} epoch(s); keeping the weights learnt so far",
+            file=sys.stderr,
+        )
+
+
+def finish(
+    net: MLP, history: History, hooks: list[Callback], stopper: EarlyStopping | None
+) -> History:
+    """Close a training run: early-stopping results, ``on_train_end`` hooks, the stop flag."""
     if stopper is not None:
         history.stopped_early = stopper.stopped_epoch is not None
         history.best_epoch = stopper.best_epoch if stopper.best_epoch >= 0 else None
