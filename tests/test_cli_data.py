@@ -18,6 +18,7 @@ pytest.importorskip("sklearn")
 
 import formicary as formicary_core  # noqa: E402
 from formicary import tabular  # noqa: E402
+from tables import people  # noqa: E402
 
 FASHION_PRESENT = not tabular._fashion_mnist_missing(tabular.FASHION_MNIST_DIR)
 GENERATED_AND_SKLEARN = [name for name in tabular.DATASETS if name != "fashion-mnist"]
@@ -52,31 +53,6 @@ def one_line_error(result: subprocess.CompletedProcess[str], *phrases: str) -> s
     for phrase in phrases:
         assert phrase in lines[0]
     return lines[0]
-
-
-def people(n: int, seed: int) -> pd.DataFrame:
-    """A mixed table: numbers, a text category, a string class label and a numeric target."""
-    rng = np.random.default_rng(seed)
-    age = rng.uniform(20, 70, n).round(1)
-    income = rng.normal(50, 15, n).round(2)
-    colour = rng.choice(["red", "green", "blue"], n)
-    score = (
-        0.06 * (age - 45)
-        + 0.08 * (income - 50)
-        + np.select([colour == "red", colour == "green"], [1.0, -1.0], 0.0)
-    )
-    label = np.where(score > 0.4, "high", np.where(score < -0.4, "low", "mid"))
-    value = (score + rng.normal(0, 0.1, n)).round(4)
-    return pd.DataFrame(
-        {
-            "id": [f"p{i:04d}" for i in range(n)],
-            "age": age,
-            "income": income,
-            "colour": colour,
-            "label": label,
-            "value": value,
-        }
-    )
 
 
 @pytest.fixture(scope="module")
