@@ -9,7 +9,7 @@ formicary) where the intelligence comes from.
 (2, 3)
 """
 
-from formicary import activations, datasets, losses, metrics, optimizers, schedules
+from formicary import activations, backend, datasets, losses, metrics, optimizers, schedules
 from formicary.activations import Activation, Interval
 from formicary.callbacks import Callback, EarlyStopping
 from formicary.gradcheck import GradientCheck, gradient_check
@@ -42,6 +42,7 @@ __all__ = [
     "TrainingDivergedError",
     "__version__",
     "activations",
+    "backend",
     "datasets",
     "gradient_check",
     "load",

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from formicary import activations as _activations
+from formicary import backend as _backend
 from formicary import losses as _losses
 from formicary.layers import Dense
 from formicary.validation import (
@@ -123,6 +124,35 @@ def _hidden_kind(act: _activations.Activation) -> str:
     return _GENERAL
 
 
+def _fused_layer(act: _activations.Activation, dtype: np.dtype, kernels: Any) -> Any:
+    """``f(z, b, a)``: ``a = sigma(z + b)`` and ``z = sigma'(z + b)`` in fused passes, or None.
+
+    Only for the built-in sigmoid and ReLU with the compiled backend; the
+    passes do NumPy's arithmetic in NumPy's order (same results, bit for bit).
+    """
+    if kernels is None:
+        return None
+    one, zero = dtype.type(1), dtype.type(0)
+    if act is _activations.sigmoid:
+
+        def sigmoid(z: np.ndarray, bias: np.ndarray, a: np.ndarray) -> np.ndarray:
+            kernels.bias_negate(z, bias, a)  # a = -(z + b)
+            with np.errstate(over="ignore"):
+                np.exp(a, out=a)
+            kernels.sigmoid_finish(a, z, one)  # a = 1 / (1 + a), z = (1 - a) a
+            return a
+
+        return sigmoid
+    if act is _activations.relu:
+
+        def relu(z: np.ndarray, bias: np.ndarray, a: np.ndarray) -> np.ndarray:
+            kernels.bias_relu(z, bias, a, zero, one)
+            return a
+
+        return relu
+    return None
+
+
 class _Workspace:
     """Everything one training step writes, allocated once and reused across batches.
 
@@ -143,6 +173,10 @@ class _Workspace:
         self.activations = tuple(layer.activation for layer in net.layers)
         last = len(net.layers) - 1
         self.kinds = [_hidden_kind(act) for act in self.activations[:-1]]
+        self.generation = _backend.generation
+        kernels = _backend.kernels()
+        self.fused = [_fused_layer(act, dtype, kernels) for act in self.activations[:-1]]
+        self.fused.append(None)
         self.z: list[np.ndarray] = []
         self.a: list[np.ndarray] = []
         self.delta: list[np.ndarray] = []
@@ -176,7 +210,12 @@ class _Workspace:
     def fits(self, net: MLP, n: int) -> bool:
         """Whether this workspace still matches ``net`` (same layers, dtype) and holds ``n`` rows."""
         layers = net.layers
-        if n > self.capacity or len(layers) != len(self.layers) or net.dtype != self.dtype:
+        if (
+            n > self.capacity
+            or len(layers) != len(self.layers)
+            or net.dtype != self.dtype
+            or self.generation != _backend.generation
+        ):
             return False
         return all(
             mine is theirs and mine.activation is act
@@ -640,10 +679,14 @@ class MLP:
         last = len(layers) - 1
 
         # forward: z^(l) = a^(l-1) W^(l)T + b^(l), a^(l) = sigma(z^(l))
+        fused = ws.fused
         a = X
         for l, layer in enumerate(layers):
             z = zs[l]
             np.matmul(a, layer.weights.T, out=z)
+            if fused[l] is not None:
+                a = fused[l](z, layer.bias, as_[l])
+                continue
             z += layer.bias
             act = layer.activation
             kind = kinds[l] if l < last else _GENERAL

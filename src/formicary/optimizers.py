@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from formicary import backend as _backend
 from formicary import schedules as _schedules
 
 __all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "available", "get"]
@@ -50,6 +51,15 @@ def _flush_subnormals(array: np.ndarray, tmp: np.ndarray) -> None:
     np.abs(array, out=tmp)
     np.greater_equal(tmp, np.finfo(array.dtype).tiny, out=tmp)
     array *= tmp
+
+
+def _fusable(param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]) -> bool:
+    """Whether a compiled kernel can update ``param`` in place with the NumPy path's results."""
+    dtype = param.dtype
+    arrays = (param, grad, *state.values())
+    return dtype.kind == "f" and all(
+        a.dtype == dtype and a.flags.c_contiguous and a.shape == param.shape for a in arrays
+    )
 
 
 def _segments(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
@@ -308,10 +318,19 @@ class Optimizer:
         return out
 
     def _execute(self, chunks: list[_Chunk]) -> None:
-        """:meth:`_update` on every chunk (and the periodic flush of subnormal state)."""
+        """:meth:`_update` on every chunk (and the periodic flush of subnormal state).
+
+        With the compiled backend (:mod:`formicary.backend`) a chunk whose arrays
+        are contiguous and of one dtype goes to :meth:`_compiled` instead: the
+        same arithmetic in one pass.
+        """
         update = self._update
+        compiled = _backend.kernels()
         for param, grad, state, tmp in chunks:
-            update(param, grad, state, tmp)
+            if compiled is not None and _fusable(param, grad, state):
+                self._compiled(compiled, param.reshape(-1), grad.reshape(-1), state)
+            else:
+                update(param, grad, state, tmp)
         if self.iterations % FLUSH_EVERY == 0:
             for _, _, state, tmp in chunks:
                 for value in state.values():
@@ -322,6 +341,12 @@ class Optimizer:
     ) -> None:
         """Update ``param`` in place; ``tmp`` is scratch space of the same shape."""
         raise NotImplementedError
+
+    def _compiled(
+        self, kernels: Any, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]
+    ) -> None:
+        """:meth:`_update` by a fused kernel of :mod:`formicary.accel` (flat arrays)."""
+        self._update(param, grad, state, np.empty_like(param))
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, for display and for saving with a model."""
@@ -397,6 +422,16 @@ class SGD(Optimizer):
         else:
             param += velocity
 
+    def _compiled(self, kernels, param, grad, state):
+        cast = param.dtype.type
+        if self.momentum == 0.0:
+            kernels.sgd(param, grad, cast(self.learning_rate))
+            return
+        velocity = state["velocity"].reshape(-1)
+        kernels.sgd_momentum(
+            param, grad, velocity, cast(self.momentum), cast(self.learning_rate), self.nesterov
+        )
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -453,6 +488,15 @@ class Adam(Optimizer):
         tmp *= step
         param -= tmp
 
+    def _compiled(self, kernels, param, grad, state):
+        t = self.iterations
+        b1, b2 = self.beta_1, self.beta_2
+        root = math.sqrt(1 - b2)
+        step = self.learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t) * (1 - b1) / root
+        cast = param.dtype.type
+        m, v = state["m"].reshape(-1), state["v"].reshape(-1)
+        kernels.adam(param, grad, m, v, cast(b1), cast(b2), cast(step), cast(self.epsilon / root))
+
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
@@ -498,6 +542,21 @@ class RMSprop(Optimizer):
         np.divide(grad, tmp, out=tmp)
         tmp *= self.learning_rate
         param -= tmp
+
+    def _compiled(self, kernels, param, grad, state):
+        if "v" not in state:
+            state["v"] = np.zeros_like(param)
+        cast = param.dtype.type
+        v = state["v"].reshape(-1)
+        kernels.rmsprop(
+            param,
+            grad,
+            v,
+            cast(self.rho),
+            cast(1 - self.rho),
+            cast(self.learning_rate),
+            cast(self.epsilon),
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

@@ -1,0 +1,162 @@
+"""The compiled backend (formicary.accel via formicary.backend) gives NumPy's results, bit for bit."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import formicary as fc
+from formicary import backend
+
+accel = pytest.importorskip("formicary.accel", reason="the 'fast' extra (Numba) is not installed")
+
+OPTIMIZERS = {
+    "adam": lambda: fc.Adam(1e-2),
+    "adam+decay": lambda: fc.Adam(1e-2, weight_decay=1e-2),
+    "sgd": lambda: fc.SGD(0.1),
+    "momentum": lambda: fc.SGD(0.1, momentum=0.9),
+    "nesterov": lambda: fc.SGD(0.1, momentum=0.9, nesterov=True),
+    "rmsprop": lambda: fc.RMSprop(1e-2),
+}
+
+
+@pytest.fixture(autouse=True)
+def _restore_backend():
+    yield
+    backend.use("auto")
+
+
+def _train(choice, activation, dtype, optimizer, output="softmax"):
+    backend.use(choice)
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((120, 12)) * 4).astype(dtype)
+    y = rng.integers(0, 4, 120)
+    if output == "sigmoid":
+        y = (y > 1).astype(dtype)[:, None]
+    net = fc.MLP(
+        [12, 9, 7, 4 if output == "softmax" else 1],
+        activation=activation,
+        output_activation=output,
+        dtype=dtype,
+        seed=1,
+    )
+    history = net.fit(X, y, optimizer=OPTIMIZERS[optimizer](), epochs=3, batch_size=16, seed=2)
+    return net, history
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_compiled_optimizers_match_numpy_bit_for_bit(dtype, optimizer):
+    reference, ref_history = _train("numpy", "sigmoid", dtype, optimizer)
+    compiled, history = _train("numba", "sigmoid", dtype, optimizer)
+    assert backend.name() == "numba"
+    for expected, got in zip(reference.parameters(), compiled.parameters(), strict=True):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, expected)
+    assert history.loss == ref_history.loss
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", ["relu", "sigmoid"]])
+def test_fused_hidden_layers_match_numpy_bit_for_bit(dtype, activation):
+    reference, _ = _train("numpy", activation, dtype, "adam", output="sigmoid")
+    compiled, _ = _train("numba", activation, dtype, "adam", output="sigmoid")
+    for expected, got in zip(reference.parameters(), compiled.parameters(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_the_kernels_really_run():
+    """Guard against a silent fallback: the compiled functions got compiled for both dtypes."""
+    for dtype in (np.float32, np.float64):
+        _train("numba", "relu", dtype, "adam")
+        _train("numba", "sigmoid", dtype, "sgd")
+    for kernel in (accel.adam, accel.sgd, accel.bias_relu, accel.bias_negate, accel.sigmoid_finish):
+        dtypes = {str(signature[0].dtype) for signature in kernel.signatures}
+        assert {"float32", "float64"} <= dtypes, kernel
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_sigmoid_and_relu_at_the_extremes(dtype):
+    """Saturation gives exact 0 and 1 with no warning; NaN stays NaN (so divergence is caught)."""
+    from formicary.network import _fused_layer
+
+    z0 = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4, np.nan]], dtype=dtype)
+    bias = np.zeros(6, dtype=dtype)
+    sigmoid = _fused_layer(fc.activations.sigmoid, np.dtype(dtype), accel)
+    z, a = z0.copy(), np.empty_like(z0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sigmoid(z, bias, a)
+    expected = fc.activations.sigmoid.function(z0)
+    np.testing.assert_array_equal(a, expected)
+    assert a[0, 0] == 0.0 and a[0, 4] == 1.0 and a[0, 2] == 0.5
+    np.testing.assert_array_equal(z, fc.activations.sigmoid.derivative(expected))
+
+    relu = _fused_layer(fc.activations.relu, np.dtype(dtype), accel)
+    z, a = z0.copy(), np.empty_like(z0)
+    relu(z, bias + 1, a)
+    np.testing.assert_array_equal(a, np.maximum(z0 + 1, 0))
+    np.testing.assert_array_equal(z[0, :5], (z0[0, :5] + 1 > 0).astype(dtype))
+
+
+def test_a_diverging_run_is_still_caught():
+    backend.use("numba")
+    X = np.ones((8, 2))
+    y = np.full((8, 1), 1e200)
+    net = fc.MLP([2, 4, 1], activation="relu", seed=0)
+    with pytest.raises(fc.TrainingDivergedError):
+        net.fit(X, y, optimizer=fc.SGD(1.0), epochs=5, batch_size=4)
+
+
+def test_unknown_backend_names_are_refused():
+    with pytest.raises(ValueError, match="unknown backend 'cuda'.*auto, numpy, numba"):
+        backend.use("cuda")
+    script = "import numpy as np, formicary as fc; fc.MLP([2, 1]).fit(np.ones((4, 2)), np.ones(4))"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**_env(), "FORMICARY_BACKEND": "gpu"},
+    )
+    assert result.returncode != 0
+    assert "unknown backend 'gpu' in FORMICARY_BACKEND" in result.stderr
+
+
+def _env():
+    import os
+
+    return dict(os.environ)
+
+
+def test_numpy_backend_never_imports_numba():
+    script = (
+        "import sys, numpy as np, formicary as fc;"
+        "fc.MLP([3, 4, 2], output_activation='softmax').fit(np.ones((6, 3)), np.arange(6) % 2);"
+        "print(fc.backend.name(), 'numba' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**_env(), "FORMICARY_BACKEND": "numpy"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["numpy", "False"]
+
+
+def test_asking_for_numba_without_it_says_how_to_install():
+    script = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import formicary.backend as b\n"
+        "b.use('auto'); print('auto ->', b.name())\n"
+        "try:\n"
+        "    b.use('numba')\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "auto -> numpy" in result.stdout
+    assert "pip install 'formicary[fast]'" in result.stdout
