@@ -329,6 +329,12 @@ def machine() -> dict[str, Any]:
     except ImportError:
         info["formicary"] = None
     try:
+        import numba
+
+        info["numba"] = numba.__version__
+    except ImportError:
+        info["numba"] = None
+    try:
         info["git"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             cwd=HERE,
@@ -350,7 +356,8 @@ def machine_markdown(info: dict[str, Any]) -> str:
         f"- NumPy {info['numpy']} with BLAS: {'; '.join(info['blas'])}",
         f"- PyTorch {info.get('torch')} (BLAS {info.get('torch_blas')}, CPU capability "
         f"{info.get('torch_cpu_capability')}); scikit-learn {info.get('sklearn')}; "
-        f"Python {info['python']}; Formicary {info.get('formicary')} (git {info.get('git')})",
+        f"Python {info['python']}; Formicary {info.get('formicary')} (git {info.get('git')}); "
+        f"Numba {info.get('numba')} (Formicary's `fast` extra)",
         f"- OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the benchmark's environment: {env}",
         f"- {info['platform']}; load average at start {info['load_average'][0]:.2f}",
     ]

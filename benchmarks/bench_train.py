@@ -38,7 +38,9 @@ import itertools
 
 import _common as common
 
-FRAMEWORKS = ("formicary", "sklearn", "torch")
+#: "formicary" runs with the default backend (compiled kernels when Numba is
+#: installed, see formicary.backend); "formicary-numpy" forces NumPy only.
+FRAMEWORKS = ("formicary", "formicary-numpy", "sklearn", "torch")
 LEARNING_RATE = 1e-3
 
 
@@ -79,6 +81,7 @@ def _train_formicary(spec: dict[str, Any], X: Any, y: Any, marks: list) -> dict[
     return {
         "seconds": list(history.seconds),
         "loss": list(history.loss),
+        "backend": fc.backend.name(),
         "param_dtype": str(net.parameters()[0].dtype),
         "parameters": net.parameter_count,
     }
@@ -191,13 +194,19 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     elif spec["framework"] == "sklearn":
         import sklearn.neural_network  # noqa: F401
     else:
-        import formicary  # noqa: F401
+        import formicary.backend
+
+        # The kernels' library (Numba, LLVM) is loaded before the baseline like
+        # the other frameworks' libraries: it is code, not training memory.
+        formicary.backend.use("numpy" if spec["framework"] == "formicary-numpy" else "auto")
+        formicary.backend.kernels()
     gc.collect()
     tracked = common.reset_peak_rss()
     before = common.rss_mb()
     marks: list[float] = []
     trainer = {
         "formicary": _train_formicary,
+        "formicary-numpy": _train_formicary,
         "sklearn": _train_sklearn,
         "torch": _train_torch,
     }[spec["framework"]]
@@ -280,6 +289,7 @@ def summarise(case: dict[str, Any], runs: dict[str, list[dict]], peak: float) ->
             "param_dtype": results[0]["param_dtype"],
             "parameters": results[0]["parameters"],
             "interference_cpus": max(r.get("interference_cpus", 0.0) for r in results),
+            "backend": results[0].get("backend"),
         }
     ours = rows["formicary"]["seconds_per_epoch"]
     for row in rows.values():
@@ -306,7 +316,10 @@ def markdown(summary: list[dict[str, Any]], info: dict[str, Any], args: Any) -> 
         f"{args.epochs} timed epochs after 1 warm-up epoch, x{args.repeats} fresh processes, "
         "median; Adam(lr=1e-3), shuffled every epoch, no weight decay",
         "",
-        "Ratio = that framework's seconds per epoch / Formicary's (above 1: Formicary is "
+        "Formicary (fast) is the default with the `fast` extra installed (compiled "
+        "element-wise kernels, see `formicary.backend`); Formicary (NumPy only) is the "
+        "same engine with `FORMICARY_BACKEND=numpy`, bit-for-bit the same results. "
+        "Ratio = that framework's seconds per epoch / Formicary (fast)'s (above 1: Formicary is "
         "faster). Peak RSS = the process's resident-set high-water mark during training "
         "(reset after the data was loaded); extra = peak minus the resident set just "
         "before training (data, libraries and interpreter already loaded); growth = "
@@ -320,6 +333,8 @@ def markdown(summary: list[dict[str, Any]], info: dict[str, Any], args: Any) -> 
     ]
     for item in summary:
         for name, row in item["rows"].items():
+            if name.startswith("formicary"):
+                name = f"formicary ({'NumPy only' if row['backend'] == 'numpy' else 'fast'})"
             per_batch = row["per_batch_us"]
             per_batch_text = (
                 f"{per_batch / 1000:.2f} ms" if per_batch >= 1000 else f"{per_batch:.0f} us"
