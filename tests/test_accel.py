@@ -72,7 +72,15 @@ def test_the_kernels_really_run():
     for dtype in (np.float32, np.float64):
         _train("numba", "relu", dtype, "adam")
         _train("numba", "sigmoid", dtype, "sgd")
-    for kernel in (accel.adam, accel.sgd, accel.bias_relu, accel.bias_negate, accel.sigmoid_finish):
+    for kernel in (
+        accel.adam,
+        accel.sgd,
+        accel.bias_relu,
+        accel.bias_negate,
+        accel.sigmoid_finish,
+        accel.softmax_shift,
+        accel.softmax_normalise,
+    ):
         dtypes = {str(signature[0].dtype) for signature in kernel.signatures}
         assert {"float32", "float64"} <= dtypes, kernel
 
@@ -99,6 +107,25 @@ def test_fused_sigmoid_and_relu_at_the_extremes(dtype):
     relu(z, bias + 1, a)
     np.testing.assert_array_equal(a, np.maximum(z0 + 1, 0))
     np.testing.assert_array_equal(z[0, :5], (z0[0, :5] + 1 > 0).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_softmax_is_numpys_for_every_width(dtype):
+    """Every output width up to the limit (NumPy's summation order is replicated), NaN kept."""
+    from formicary.network import _fused_output
+
+    rng = np.random.default_rng(5)
+    assert _fused_output(fc.activations.softmax, accel.SOFTMAX_MAX_WIDTH + 1, accel) is None
+    for width in range(1, accel.SOFTMAX_MAX_WIDTH + 1):
+        softmax = _fused_output(fc.activations.softmax, width, accel)
+        z = (rng.standard_normal((9, width)) * 30).astype(dtype)
+        z[2, 0] = np.nan
+        bias = rng.standard_normal(width).astype(dtype)
+        expected = fc.activations.softmax.function(z + bias)
+        a = np.empty_like(z)
+        softmax(z, bias, a)
+        np.testing.assert_array_equal(a, expected)
+        assert np.isnan(a[2]).all() and np.isfinite(np.delete(a, 2, axis=0)).all()
 
 
 def test_a_diverging_run_is_still_caught():

@@ -132,3 +132,68 @@ def bias_relu(z, bias, a, zero, one):  # pragma: no cover - compiled
             positive = s > zero
             a[r, c] = s if (positive or s != s) else zero
             z[r, c] = one if positive else zero
+
+
+#: The compiled softmax handles rows up to this wide (NumPy's pairwise sum is a
+#: single block there); wider output layers keep NumPy's softmax.
+SOFTMAX_MAX_WIDTH = 128
+
+
+@_jit
+def _block_sum(row, n):  # pragma: no cover - compiled
+    """``sum(row[:n])`` for ``n <= 128``, added up in exactly NumPy's order.
+
+    NumPy sums fewer than 8 contiguous values one by one, and up to 128 in
+    eight interleaved partial sums combined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``,
+    then the leftovers one by one. Matching it keeps the compiled softmax bit
+    for bit equal to NumPy's.
+    """
+    if n < 8:
+        total = row[0] - row[0]
+        for i in range(n):
+            total += row[i]
+        return total
+    r0, r1, r2, r3 = row[0], row[1], row[2], row[3]
+    r4, r5, r6, r7 = row[4], row[5], row[6], row[7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += row[i]
+        r1 += row[i + 1]
+        r2 += row[i + 2]
+        r3 += row[i + 3]
+        r4 += row[i + 4]
+        r5 += row[i + 5]
+        r6 += row[i + 6]
+        r7 += row[i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += row[i]
+        i += 1
+    return total
+
+
+@_jit
+def softmax_shift(z, out):  # pragma: no cover - compiled
+    """``out = z - max_k z_k`` per row: the first pass of a stable softmax (NaN propagates)."""
+    rows, cols = z.shape
+    for r in range(rows):
+        top = z[r, 0]
+        for c in range(1, cols):
+            value = z[r, c]
+            if value > top or value != value:
+                top = value
+                if value != value:
+                    break
+        for c in range(cols):
+            out[r, c] = z[r, c] - top
+
+
+@_jit
+def softmax_normalise(a):  # pragma: no cover - compiled
+    """Given ``a = e^(z - max z)``: ``a = a / sum_k a_k`` per row (NumPy's summation order)."""
+    rows, cols = a.shape
+    for r in range(rows):
+        total = _block_sum(a[r], cols)
+        for c in range(cols):
+            a[r, c] = a[r, c] / total

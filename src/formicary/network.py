@@ -153,6 +153,25 @@ def _fused_layer(act: _activations.Activation, dtype: np.dtype, kernels: Any) ->
     return None
 
 
+def _fused_output(act: _activations.Activation, width: int, kernels: Any) -> Any:
+    """``f(z, b, a)``: ``z = z + b``, ``a = softmax(z)`` in fused passes, or None.
+
+    Only for the built-in softmax (rows up to ``accel.SOFTMAX_MAX_WIDTH`` wide)
+    with the compiled backend; bit for bit NumPy's result, as above.
+    """
+    if kernels is None or act is not _activations.softmax or width > kernels.SOFTMAX_MAX_WIDTH:
+        return None
+
+    def softmax(z: np.ndarray, bias: np.ndarray, a: np.ndarray) -> np.ndarray:
+        z += bias
+        kernels.softmax_shift(z, a)  # a = z - max_k z_k
+        np.exp(a, out=a)
+        kernels.softmax_normalise(a)  # a = a / sum_k a_k
+        return a
+
+    return softmax
+
+
 class _Workspace:
     """Everything one training step writes, allocated once and reused across batches.
 
@@ -176,7 +195,7 @@ class _Workspace:
         self.generation = _backend.generation
         kernels = _backend.kernels()
         self.fused = [_fused_layer(act, dtype, kernels) for act in self.activations[:-1]]
-        self.fused.append(None)
+        self.fused.append(_fused_output(self.activations[-1], net.layers[-1].n_out, kernels))
         self.z: list[np.ndarray] = []
         self.a: list[np.ndarray] = []
         self.delta: list[np.ndarray] = []
