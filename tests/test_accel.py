@@ -128,6 +128,37 @@ def test_compiled_softmax_is_numpys_for_every_width(dtype):
         assert np.isnan(a[2]).all() and np.isfinite(np.delete(a, 2, axis=0)).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("activation", "output"),
+    [("sigmoid", "softmax"), ("relu", "sigmoid"), ("relu", None), ("tanh", "softmax")],
+)
+def test_compiled_prediction_matches_numpy_bit_for_bit(dtype, activation, output):
+    rng = np.random.default_rng(7)
+    net = fc.MLP([20, 16, 8, 3], activation=activation, output_activation=output, seed=0)
+    X = (rng.standard_normal((5000, 20)) * 3).astype(dtype)
+    X[17] *= 1e4  # saturated units and e^-z overflowing to inf: still NumPy's numbers
+    backend.use("numpy")
+    expected = net.predict(X, batch_size=1024)
+    backend.use("numba")
+    got = net.predict(X, batch_size=1024)
+    np.testing.assert_array_equal(got, expected)
+    assert np.isfinite(got).all()
+
+
+def test_small_predictions_do_not_import_numba():
+    """Importing Numba costs ~0.4 s: a small prediction in a fresh process stays on NumPy."""
+    script = (
+        "import sys, numpy as np, formicary as fc;"
+        "net = fc.MLP([4, 8, 2], activation='relu', output_activation='softmax');"
+        "net.predict(np.ones((100, 4)));"
+        "print('numba' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
 def test_a_diverging_run_is_still_caught():
     backend.use("numba")
     X = np.ones((8, 2))

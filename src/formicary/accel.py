@@ -197,3 +197,25 @@ def softmax_normalise(a):  # pragma: no cover - compiled
         total = _block_sum(a[r], cols)
         for c in range(cols):
             a[r, c] = a[r, c] / total
+
+
+# ---------------------------------------------------------- prediction (in place)
+
+
+@_jit
+def bias_relu_inplace(z, bias, zero):  # pragma: no cover - compiled
+    """``z = max(z + b, 0)`` in place (prediction keeps no derivative), NaN kept."""
+    rows, cols = z.shape
+    for r in range(rows):
+        for c in range(cols):
+            s = z[r, c] + bias[c]
+            z[r, c] = s if (s > zero or s != s) else zero
+
+
+@_jit
+def one_over_one_plus(a, one):  # pragma: no cover - compiled
+    """``a = 1 / (1 + a)``: given ``a = e^-z``, the sigmoid ``sigma(z)`` in place."""
+    rows, cols = a.shape
+    for r in range(rows):
+        for c in range(cols):
+            a[r, c] = one / (a[r, c] + one)

@@ -78,13 +78,19 @@ def _load(strict: bool) -> ModuleType | None:
     return accel
 
 
-def kernels() -> ModuleType | None:
-    """The compiled kernels module if the chosen backend uses it, else None."""
+def kernels(load: bool = True) -> ModuleType | None:
+    """The compiled kernels module if the chosen backend uses it, else None.
+
+    With ``load=False`` only if it is loaded already: for work too small to
+    pay for importing Numba (prediction on a few rows).
+    """
     global _choice
     if _choice is None:
         _choice = _check(os.environ.get("FORMICARY_BACKEND", "auto"), "FORMICARY_BACKEND")
     if _choice == "numpy":
         return None
+    if not load:
+        return _loaded
     return _load(strict=_choice == "numba")
 
 

@@ -97,6 +97,9 @@ class Gradients:
 
 #: predict's default chunk of rows
 _PREDICT_CHUNK_ROWS = 4096
+#: Rows x parameters from which `predict` loads the compiled kernels (about 0.4 s
+#: to import) if training has not loaded them already: a few seconds of NumPy work.
+_COMPILED_PREDICT_WORK = 10**10
 
 # How the training fast path treats each hidden layer's activation:
 _IDENTITY = "identity"  # a = z and sigma' = 1: nothing to compute
@@ -170,6 +173,38 @@ def _fused_output(act: _activations.Activation, width: int, kernels: Any) -> Any
         return a
 
     return softmax
+
+
+def _fused_predict(act: _activations.Activation, width: int, dtype: np.dtype, kernels: Any) -> Any:
+    """``f(z, b)``: ``z = sigma(z + b)`` in place in fused passes for :meth:`MLP.predict`, or None.
+
+    The built-in sigmoid, ReLU and softmax with the compiled backend, each
+    doing NumPy's arithmetic in NumPy's order (same output, bit for bit).
+    """
+    if kernels is None:
+        return None
+    one, zero = dtype.type(1), dtype.type(0)
+    if act is _activations.sigmoid:
+
+        def sigmoid(z: np.ndarray, bias: np.ndarray) -> None:
+            kernels.bias_negate(z, bias, z)
+            with np.errstate(over="ignore"):
+                np.exp(z, out=z)
+            kernels.one_over_one_plus(z, one)
+
+        return sigmoid
+    if act is _activations.relu:
+        return lambda z, bias: kernels.bias_relu_inplace(z, bias, zero)
+    if act is _activations.softmax and width <= kernels.SOFTMAX_MAX_WIDTH:
+
+        def softmax(z: np.ndarray, bias: np.ndarray) -> None:
+            z += bias
+            kernels.softmax_shift(z, z)
+            np.exp(z, out=z)
+            kernels.softmax_normalise(z)
+
+        return softmax
+    return None
 
 
 class _Workspace:
@@ -535,6 +570,7 @@ class MLP:
         dtype = X.dtype
         out = np.empty((n, self.n_outputs), dtype=dtype)
         last = len(self.layers) - 1
+        kernels = _backend.kernels(load=n * self.parameter_count >= _COMPILED_PREDICT_WORK)
         steps = []
         for l, layer in enumerate(self.layers):
             weights, bias = layer.weights, layer.bias
@@ -548,14 +584,19 @@ class MLP:
             # (2x faster); for a few rows, setting that up would cost more than it saves.
             tile = max(1, 256 // layer.n_out) if 1 < layer.n_out < 128 and n >= 2048 else 1
             tiled = np.tile(bias, tile) if tile > 1 else bias
-            steps.append((weights.T, bias, tiled, tile, function, buffer))
+            fused = _fused_predict(act, layer.n_out, np.dtype(dtype), kernels)
+            steps.append((weights.T, bias, tiled, tile, function, buffer, fused))
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             m = stop - start
             a = X[start:stop]
-            for weights_t, bias, tiled, tile, function, buffer in steps:
+            for weights_t, bias, tiled, tile, function, buffer, fused in steps:
                 z = out[start:stop] if buffer is None else buffer[:m]
                 np.matmul(a, weights_t, out=z)
+                if fused is not None and z.flags.c_contiguous:
+                    fused(z, bias)
+                    a = z
+                    continue
                 if tile > 1 and m % tile == 0 and z.flags.c_contiguous:
                     wide = z.reshape(m // tile, -1)
                     np.add(wide, tiled, out=wide)

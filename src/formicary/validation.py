@@ -42,7 +42,7 @@ def _describe_nonfinite(array: np.ndarray, name: str) -> str:
         kinds.append("inf")
     return (
         f"{name} contains {count} non-finite value(s) ({'/'.join(kinds)}), the first at {position}; "
-        "drop or impute those rows before training"
+        "drop or impute those rows first"
     )
 
 
