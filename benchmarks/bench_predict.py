@@ -29,7 +29,10 @@ import itertools
 
 import _common as common
 
-FRAMEWORKS = ("formicary", "sklearn", "torch")
+#: "formicary" with the default backend (the `fast` extra's compiled kernels,
+#: loaded as they are after training in the same process); "formicary-numpy"
+#: with NumPy only.
+FRAMEWORKS = ("formicary", "formicary-numpy", "sklearn", "torch")
 
 
 def _predictor(spec: dict[str, Any], X: Any, y: Any) -> Any:
@@ -38,8 +41,11 @@ def _predictor(spec: dict[str, Any], X: Any, y: Any) -> Any:
 
     sizes = spec["sizes"]
     small = tuple(sizes) == common.SMALL
-    if spec["framework"] == "formicary":
+    if spec["framework"].startswith("formicary"):
         import formicary as fc
+
+        fc.backend.use("numpy" if spec["framework"] == "formicary-numpy" else "auto")
+        fc.backend.kernels()
 
         net = fc.MLP(
             sizes,
@@ -171,13 +177,17 @@ def markdown(summary: list[dict[str, Any]], info: dict[str, Any], args: Any) -> 
         "small network) in one call, or 200 calls of 64 rows each (online use); median of "
         f"{args.repeats} runs after a warm-up run, in a fresh process per case and framework",
         "",
-        "Speed-up = Formicary's rows per second / that framework's.",
+        "Speed-up = Formicary (fast)'s rows per second / that framework's. Formicary (fast) "
+        "runs with the `fast` extra's compiled kernels loaded, Formicary (NumPy only) with "
+        "`FORMICARY_BACKEND=numpy`; their outputs are bit for bit the same.",
         "",
         "| case | framework | rows/s | ms per call | Formicary speed-up | other load |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for item in summary:
         for name, row in item["rows"].items():
+            if name.startswith("formicary"):
+                name = f"formicary ({'NumPy only' if name == 'formicary-numpy' else 'fast'})"
             lines.append(
                 f"| {item['label']} | {name} | {row['rows_per_second']:,.0f} "
                 f"| {row['seconds'] * 1000:.1f} | {row['speedup']:.2f} "
