@@ -1,5 +1,6 @@
 """The compiled backend (formicary.accel via formicary.backend) gives NumPy's results, bit for bit."""
 
+import os
 import subprocess
 import sys
 import warnings
@@ -146,6 +147,16 @@ def test_compiled_prediction_matches_numpy_bit_for_bit(dtype, activation, output
     assert np.isfinite(got).all()
 
 
+def _python(script: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``script`` in a fresh interpreter (optionally with extra environment variables)."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
 def test_small_predictions_do_not_import_numba():
     """Importing Numba costs ~0.4 s: a small prediction in a fresh process stays on NumPy."""
     script = (
@@ -154,7 +165,7 @@ def test_small_predictions_do_not_import_numba():
         "net.predict(np.ones((100, 4)));"
         "print('numba' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    result = _python(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -172,20 +183,9 @@ def test_unknown_backend_names_are_refused():
     with pytest.raises(ValueError, match="unknown backend 'cuda'.*auto, numpy, numba"):
         backend.use("cuda")
     script = "import numpy as np, formicary as fc; fc.MLP([2, 1]).fit(np.ones((4, 2)), np.ones(4))"
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**_env(), "FORMICARY_BACKEND": "gpu"},
-    )
+    result = _python(script, FORMICARY_BACKEND="gpu")
     assert result.returncode != 0
     assert "unknown backend 'gpu' in FORMICARY_BACKEND" in result.stderr
-
-
-def _env():
-    import os
-
-    return dict(os.environ)
 
 
 def test_numpy_backend_never_imports_numba():
@@ -194,12 +194,7 @@ def test_numpy_backend_never_imports_numba():
         "fc.MLP([3, 4, 2], output_activation='softmax').fit(np.ones((6, 3)), np.arange(6) % 2);"
         "print(fc.backend.name(), 'numba' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**_env(), "FORMICARY_BACKEND": "numpy"},
-    )
+    result = _python(script, FORMICARY_BACKEND="numpy")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["numpy", "False"]
 
@@ -214,7 +209,7 @@ def test_asking_for_numba_without_it_says_how_to_install():
         "except ImportError as e:\n"
         "    print(e)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    result = _python(script)
     assert result.returncode == 0, result.stderr
     assert "auto -> numpy" in result.stdout
     assert "pip install 'formicary[fast]'" in result.stdout
