@@ -51,15 +51,21 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 __all__ = [
+    "CLASSIFICATION_MAX_INTEGER_LEVELS",
     "FORMAT",
+    "MAX_CATEGORIES",
     "MAX_CLASSES",
     "CategoricalFeature",
     "NumericFeature",
     "Preprocessor",
     "Target",
+    "as_text",
     "describe_missing",
     "infer_task",
+    "is_numeric",
+    "json_value",
     "missing_rows",
+    "numeric_values",
 ]
 
 FORMAT = "formicary-tabular"
@@ -79,8 +85,20 @@ def _row(index: Any) -> str:
         return repr(index)
 
 
-def _json_value(value: Any) -> Any:
-    """A class label as a plain JSON value (``numpy.int64(3)`` -> ``3``)."""
+def json_value(value: Any) -> Any:
+    """A class label as a plain JSON value (``numpy.int64(3)`` -> ``3``).
+
+    Parameters
+    ----------
+    value : bool, int, float, NumPy scalar or any other label
+        One class label as read from a table.
+
+    Returns
+    -------
+    bool, int, float or str
+        Booleans stay booleans, whole numbers become ``int`` (``3.0`` -> ``3``),
+        other numbers ``float``, anything else its ``str``.
+    """
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -129,8 +147,26 @@ def describe_missing(frame: pd.DataFrame, columns: Sequence[str], source: str) -
 
 
 # ---------------------------------------------------------------------- columns
-def _numeric_values(column: pd.Series, source: str) -> np.ndarray:
-    """A column's values as float64, or a ValueError naming the first non-numeric cells."""
+def numeric_values(column: pd.Series, source: str) -> np.ndarray:
+    """A column's values as float64, or a ValueError naming the first non-numeric cells.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        A column of numbers, or of text holding numbers.
+    source : str
+        Where the column comes from (a file name), for the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values as float64, one per row.
+
+    Raises
+    ------
+    ValueError
+        When a cell holds text that is not a number; the message names its row.
+    """
     if column.dtype.kind in "biuf":
         return column.to_numpy(dtype=np.float64)
     converted = pd.to_numeric(column, errors="coerce")
@@ -158,8 +194,19 @@ def _looks_numeric(column: pd.Series) -> tuple[bool, float]:
     return share == 1.0, share
 
 
-def _as_text(column: pd.Series) -> pd.Series:
-    """Category values as strings (``1`` and ``"1"`` are the same category)."""
+def as_text(column: pd.Series) -> pd.Series:
+    """Category values as strings (``1`` and ``"1"`` are the same category).
+
+    Parameters
+    ----------
+    column : pandas.Series
+        A column of categories or class labels.
+
+    Returns
+    -------
+    pandas.Series
+        The values as ``str``; whole floats lose their ``.0`` (``1.0`` -> ``"1"``).
+    """
     if column.dtype.kind == "f":
         values = column.to_numpy()
         text = [str(int(v)) if np.isfinite(v) and float(v).is_integer() else str(v) for v in values]
@@ -366,15 +413,15 @@ class Preprocessor:
         specs: list[NumericFeature | CategoricalFeature] = []
         for name in names:
             column = frame[name]
-            if name not in categorical and (column.dtype.kind in "biuf" or _is_numeric(column)):
-                values = _numeric_values(column, source)
+            if name not in categorical and (column.dtype.kind in "biuf" or is_numeric(column)):
+                values = numeric_values(column, source)
                 specs.append(NumericFeature(name, *_scaling_of(values, scaling)))
                 continue
             if name not in categorical:
                 _, share = _looks_numeric(column)
                 if share >= 0.5:
-                    _numeric_values(column, source)  # raises, naming the bad cells
-            levels = sorted(set(_as_text(column)))
+                    numeric_values(column, source)  # raises, naming the bad cells
+            levels = sorted(set(as_text(column)))
             if len(levels) > max_categories:
                 raise ValueError(
                     f"column {name!r} of {source} holds text with {len(levels)} distinct values, "
@@ -448,11 +495,11 @@ class Preprocessor:
         for spec in self.features:
             column = frame[spec.name]
             if isinstance(spec, NumericFeature):
-                values = _numeric_values(column, source)
+                values = numeric_values(column, source)
                 X[:, offset] = (values - spec.center) / spec.scale
                 offset += 1
                 continue
-            text = _as_text(column).to_numpy()
+            text = as_text(column).to_numpy()
             lookup = {c: i for i, c in enumerate(spec.categories)}
             codes = np.fromiter((lookup.get(v, -1) for v in text), dtype=np.intp, count=n)
             known = codes >= 0
@@ -475,7 +522,7 @@ class Preprocessor:
         if problem:
             raise ValueError(f"{problem}; fill them in or drop those rows")
         if target.task == "regression":
-            values = _numeric_values(column, source)
+            values = numeric_values(column, source)
             return (values - target.center) / target.scale
         return _class_codes(column, target.classes, source)
 
@@ -605,7 +652,21 @@ class Preprocessor:
         )
 
 
-def _is_numeric(column: pd.Series) -> bool:
+def is_numeric(column: pd.Series) -> bool:
+    """Whether a column holds numbers: a numeric dtype, or text in which every cell parses.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        Any column of a table.
+
+    Returns
+    -------
+    bool
+        ``True`` for a boolean, integer or float column, and for a text column
+        (object, string or categorical) whose every present cell parses as a
+        number; ``False`` otherwise (dates, for example).
+    """
     if column.dtype.kind in "biuf":
         return True
     if column.dtype.kind != "O" and not pd.api.types.is_string_dtype(column.dtype):
@@ -631,24 +692,24 @@ def _fit_target(column: pd.Series, task: str, source: str) -> Target:
     inferred, _ = infer_task(column)
     task = inferred if task == "auto" else task
     if task == "regression":
-        if column.dtype.kind not in "biuf" and not _is_numeric(column):
+        if column.dtype.kind not in "biuf" and not is_numeric(column):
             raise ValueError(
                 f"target column {name!r} holds text, which cannot be regressed; "
                 "use --task classification (or leave --task to be inferred)"
             )
-        values = _numeric_values(column, source)
+        values = numeric_values(column, source)
         center, scale = _scaling_of(values, "standard")
         return Target(name, "regression", center=center, scale=scale)
-    if column.dtype.kind in "iuf" or (column.dtype.kind != "b" and _is_numeric(column)):
-        values = _numeric_values(column, source)
-        classes: list[Any] = [_json_value(v) for v in np.unique(values)]
+    if column.dtype.kind in "iuf" or (column.dtype.kind != "b" and is_numeric(column)):
+        values = numeric_values(column, source)
+        classes: list[Any] = [json_value(v) for v in np.unique(values)]
     elif column.dtype.kind == "b":
         classes = [v for v in (False, True) if (column == v).any()]
     elif isinstance(column.dtype, pd.CategoricalDtype):
         present = set(column.dropna().astype(str))  # a categorical keeps its own class order
         classes = [str(c) for c in column.cat.categories if str(c) in present]
     else:
-        classes = sorted(set(_as_text(column)))
+        classes = sorted(set(as_text(column)))
     if len(classes) < 2:
         only = classes[0] if classes else None
         raise ValueError(
@@ -666,15 +727,15 @@ def _fit_target(column: pd.Series, task: str, source: str) -> Target:
 def _class_codes(column: pd.Series, classes: Sequence[Any], source: str) -> np.ndarray:
     """Class indices of a label column; unseen labels raise naming the row."""
     numeric_classes = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes)
-    if numeric_classes and column.dtype.kind != "b" and _is_numeric(column):
-        values = _numeric_values(column, source)
+    if numeric_classes and column.dtype.kind != "b" and is_numeric(column):
+        values = numeric_values(column, source)
         known = np.asarray(classes, dtype=np.float64)
         codes = np.searchsorted(known, values)
         codes = np.clip(codes, 0, len(known) - 1)
         ok = known[codes] == values
     else:
         lookup = {str(c): i for i, c in enumerate(classes)}
-        text = _as_text(column).to_numpy()
+        text = as_text(column).to_numpy()
         codes = np.fromiter((lookup.get(v, -1) for v in text), dtype=np.intp, count=len(text))
         ok = codes >= 0
     if not ok.all():

@@ -1268,12 +1268,12 @@ class _ExactPreprocessing:
         self.labels: set[Any] = set()
 
     def add(self, chunk: pd.DataFrame) -> None:
-        from formicary.preprocessing import MAX_CATEGORIES, _as_text, _numeric_values
+        from formicary.preprocessing import MAX_CATEGORIES, as_text, numeric_values
 
         for name, moments in self.moments.items():
-            moments.add(_numeric_values(chunk[name], self.source))
+            moments.add(numeric_values(chunk[name], self.source))
         for name, seen in self.categories.items():
-            seen.update(_as_text(chunk[name]).tolist())
+            seen.update(as_text(chunk[name]).tolist())
             if len(seen) > MAX_CATEGORIES:
                 raise CLIError(
                     f"column {name!r} of {self.source} holds text with more than "
@@ -1286,7 +1286,7 @@ class _ExactPreprocessing:
         elif self.target_kind == "numeric":
             self._add_numeric_labels(column)
         else:
-            self.labels.update(_as_text(column).tolist())
+            self.labels.update(as_text(column).tolist())
             self._check_class_count()
 
     def _numbers(self, column: pd.Series) -> np.ndarray:
@@ -1350,7 +1350,7 @@ class _ExactPreprocessing:
             NumericFeature,
             Preprocessor,
             Target,
-            _json_value,
+            json_value,
         )
 
         features: list[NumericFeature | CategoricalFeature] = []
@@ -1368,7 +1368,7 @@ class _ExactPreprocessing:
             )
         classes: list[Any]
         if self.target_kind == "numeric":
-            classes = [_json_value(v) for v in sorted(self.labels)]
+            classes = [json_value(v) for v in sorted(self.labels)]
         elif self.target_kind == "bool":
             unexpected = sorted(self.labels - {"False", "True"})
             if unexpected:
@@ -1396,13 +1396,13 @@ def _target_kind(column: pd.Series) -> str:
     """How class labels are read: ``numeric``, ``bool``, ``categorical`` or ``text``."""
     import pandas as pd
 
-    from formicary.preprocessing import _is_numeric
+    from formicary.preprocessing import is_numeric
 
     if column.dtype.kind == "b":
         return "bool"
     if isinstance(column.dtype, pd.CategoricalDtype):
         return "categorical"
-    if column.dtype.kind in "iuf" or _is_numeric(column):
+    if column.dtype.kind in "iuf" or is_numeric(column):
         return "numeric"
     return "text"
 
