@@ -32,7 +32,6 @@ With ``shuffle=False`` the batches are exactly rows ``[0, B)``, ``[B, 2B)``,
 
 from __future__ import annotations
 
-import math
 import mmap
 import os
 import time
@@ -46,7 +45,7 @@ from formicary import losses as _losses
 from formicary import metrics as _metrics
 from formicary import optimizers as _optimizers
 from formicary.callbacks import Callback, EarlyStopping, as_callback
-from formicary.training import History, _Progress, diverged, finish, interrupted
+from formicary.training import EpochTally, History, _Progress, finish, interrupted
 from formicary.validation import as_float_array, check_finite, check_targets
 
 if TYPE_CHECKING:
@@ -930,13 +929,10 @@ def fit_stream(
     net.stop_training = False
     progress_bar = _Progress(epochs, progress)
     started = False
-    params: list[np.ndarray] = []
     try:
         for epoch in range(epochs):
             began = time.perf_counter()
             optimizer.set_epoch(epoch)
-            total_loss = total_weight = 0.0
-            accumulator = _StreamingMetric(metric_name) if metric_name else None
             chunks = _validated_chunks(stream, checker, rng if shuffle else None)
             if shuffle:
                 buffer = _ShuffleBuffer(buffer_size, batch_size, rng)
@@ -946,14 +942,12 @@ def fit_stream(
                 batches = _chain(batches, buffer.drain)
             else:
                 batches = _sequential_batches(chunks, batch_size)
-            snapshot: list[np.ndarray] | None = None
-            batch = -1
+            tally: EpochTally | None = None
             for batch, (xb, yb, wb) in enumerate(batches):
                 if not started:
                     # the first chunk fixes the dtype: float32 data trains a float32 network
                     if xb.dtype != net.dtype:
                         net.astype(xb.dtype)
-                    params = net.parameters()
                     start_logs = {
                         "epochs": epochs,
                         "samples": stream.n_samples,
@@ -962,31 +956,18 @@ def fit_stream(
                     for hook in hooks:
                         hook.on_train_begin(net, start_logs)
                     started = True
-                if snapshot is None:
+                if tally is None:
+                    # the epoch begins with its first batch (the data's dtype is known then)
                     for hook in hooks:
                         hook.on_epoch_begin(net, epoch, {"learning_rate": optimizer.learning_rate})
-                    snapshot = [p.copy() for p in params]
+                    snapshot = [p.copy() for p in net.parameters()]
+                    metric_sum = _StreamingMetric(metric_name) if metric_name else None
+                    tally = EpochTally(net, optimizer, epoch, snapshot, metric_sum, hooks, began)
                 value, out = net.train_step(xb, yb, loss, optimizer, wb)
-                m = xb.shape[0]
-                share = float(wb.sum()) if wb is not None else float(m)
-                total_loss += value * share
-                total_weight += share
-                if not math.isfinite(value):
-                    net.set_parameters(snapshot)
-                    raise diverged(
-                        epoch, optimizer.learning_rate, f"the loss became {value}", batch
-                    )
-                if accumulator is not None:
-                    accumulator.update(yb, out)
-                for hook in hooks:
-                    hook.on_batch_end(net, batch, {"loss": value, "size": m})
-                if net.stop_training:
+                if tally.add(batch, value, out, yb, wb):
                     break
-            if batch < 0:
+            if tally is None:
                 raise ValueError(f"{stream.description} yielded no rows to train on")
-            if snapshot is not None and not all(np.isfinite(p).all() for p in params):
-                net.set_parameters(snapshot)
-                raise diverged(epoch, optimizer.learning_rate, "the weights are no longer finite")
             val_loss = val_metric = None
             if val_stream is not None:
                 scores = evaluate_stream(
@@ -994,18 +975,7 @@ def fit_stream(
                 )
                 val_loss = scores["loss"]
                 val_metric = scores[metric_name] if metric_name else None
-            logs = history.record_epoch(
-                loss=total_loss / max(total_weight, 1e-300),
-                metric=accumulator.result() if accumulator is not None and metric_name else None,
-                val_loss=val_loss,
-                val_metric=val_metric,
-                learning_rate=optimizer.learning_rate,
-                seconds=time.perf_counter() - began,
-            )
-            for hook in hooks:
-                hook.on_epoch_end(net, epoch, logs)
-            progress_bar.update(epoch, logs)
-            if net.stop_training:
+            if tally.close(history, progress_bar, val_loss, val_metric):
                 break
     except KeyboardInterrupt:
         interrupted(history, progress)

@@ -370,16 +370,14 @@ def fit(
             optimizer.set_epoch(epoch)
             for hook in hooks:
                 hook.on_epoch_begin(net, epoch, {"learning_rate": optimizer.learning_rate})
-            params = net.parameters()
-            for saved, param in zip(snapshot, params, strict=True):
+            for saved, param in zip(snapshot, net.parameters(), strict=True):
                 np.copyto(saved, param)
             if shuffle:
                 order = None  # free last epoch's order before drawing the next one
                 index = None
                 order = rng.permutation(n)
-            total_loss = 0.0
-            total_weight = 0.0
-            accumulator = _metrics.Accumulator(metric_name, y) if metric_name else None
+            metric_sum = _metrics.Accumulator(metric_name, y) if metric_name else None
+            tally = EpochTally(net, optimizer, epoch, snapshot, metric_sum, hooks, began)
             for batch, start in enumerate(range(0, n, size)):
                 stop = min(start + size, n)
                 m = stop - start
@@ -397,45 +395,93 @@ def fit(
                     if weights is not None and w_buffer is not None:
                         wb = np.take(weights, index, out=w_buffer[:m], mode="clip")
                 value, out = net.train_step(xb, yb, loss, optimizer, wb)
-                share = float(wb.sum()) if wb is not None else float(m)
-                total_loss += value * share
-                total_weight += share
-                if not math.isfinite(value):
-                    net.set_parameters(snapshot)
-                    raise diverged(
-                        epoch, optimizer.learning_rate, f"the loss became {value}", batch
-                    )
-                if accumulator is not None:
-                    accumulator.update(yb, out)
-                if hooks:
-                    for hook in hooks:
-                        hook.on_batch_end(net, batch, {"loss": value, "size": m})
-                if net.stop_training:
+                if tally.add(batch, value, out, yb, wb):
                     break
-            if not all(np.isfinite(p).all() for p in params):
-                net.set_parameters(snapshot)
-                raise diverged(epoch, optimizer.learning_rate, "the weights are no longer finite")
             val_loss = val_metric = None
             if has_val:
                 val_loss, val_metric = _evaluate(net, X_val, y_val, loss, metric_name)
-            logs = history.record_epoch(
-                loss=total_loss / max(total_weight, 1e-300),
-                metric=accumulator.result() if accumulator is not None else None,
-                val_loss=val_loss,
-                val_metric=val_metric,
-                learning_rate=optimizer.learning_rate,
-                seconds=time.perf_counter() - began,
-            )
-            for hook in hooks:
-                hook.on_epoch_end(net, epoch, logs)
-            progress_bar.update(epoch, logs)
-            if net.stop_training:
+            if tally.close(history, progress_bar, val_loss, val_metric):
                 break
     except KeyboardInterrupt:
         interrupted(history, progress)
     finally:
         progress_bar.close()
     return finish(net, history, hooks, stopper)
+
+
+class EpochTally:
+    """The bookkeeping of one epoch, shared by in-memory and streamed training.
+
+    After each batch, :meth:`add` sums the loss weighted by the batch's share
+    of the samples, ``e = sum_b n_b e_b / sum_b n_b``, stops a diverging run
+    (putting back the weights the epoch started from), updates the metric and
+    calls the ``on_batch_end`` hooks. :meth:`close` checks the weights, records
+    the epoch in the history and calls the ``on_epoch_end`` hooks.
+    """
+
+    def __init__(
+        self,
+        net: MLP,
+        optimizer: _optimizers.Optimizer,
+        epoch: int,
+        snapshot: list[np.ndarray],
+        metric: Any,
+        hooks: list[Callback],
+        began: float,
+    ) -> None:
+        self.net, self.optimizer, self.epoch = net, optimizer, epoch
+        self.snapshot, self.metric, self.hooks = snapshot, metric, hooks
+        self.total_loss = self.total_weight = 0.0
+        self.began = began  # time.perf_counter() when the epoch started
+
+    def add(
+        self,
+        batch: int,
+        value: float,
+        out: np.ndarray,
+        yb: np.ndarray,
+        wb: np.ndarray | None,
+    ) -> bool:
+        """Account for one batch's loss ``value`` and output ``out``; True when training should stop."""
+        m = yb.shape[0]
+        share = float(wb.sum()) if wb is not None else float(m)
+        self.total_loss += value * share
+        self.total_weight += share
+        if not math.isfinite(value):
+            self.net.set_parameters(self.snapshot)
+            raise diverged(
+                self.epoch, self.optimizer.learning_rate, f"the loss became {value}", batch
+            )
+        if self.metric is not None:
+            self.metric.update(yb, out)
+        for hook in self.hooks:
+            hook.on_batch_end(self.net, batch, {"loss": value, "size": m})
+        return self.net.stop_training
+
+    def close(
+        self,
+        history: History,
+        progress_bar: _Progress,
+        val_loss: float | None,
+        val_metric: float | None,
+    ) -> bool:
+        """Finish the epoch (weights checked, history, hooks, progress); True when training should stop."""
+        net, optimizer = self.net, self.optimizer
+        if not all(np.isfinite(p).all() for p in net.parameters()):
+            net.set_parameters(self.snapshot)
+            raise diverged(self.epoch, optimizer.learning_rate, "the weights are no longer finite")
+        logs = history.record_epoch(
+            loss=self.total_loss / max(self.total_weight, 1e-300),
+            metric=self.metric.result() if self.metric is not None else None,
+            val_loss=val_loss,
+            val_metric=val_metric,
+            learning_rate=optimizer.learning_rate,
+            seconds=time.perf_counter() - self.began,
+        )
+        for hook in self.hooks:
+            hook.on_epoch_end(net, self.epoch, logs)
+        progress_bar.update(self.epoch, logs)
+        return net.stop_training
 
 
 def interrupted(history: History, progress: bool) -> None:
