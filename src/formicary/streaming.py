@@ -44,8 +44,15 @@ import numpy as np
 from formicary import losses as _losses
 from formicary import metrics as _metrics
 from formicary import optimizers as _optimizers
-from formicary.callbacks import Callback, EarlyStopping, as_callback
-from formicary.training import EpochTally, History, _Progress, finish, interrupted
+from formicary.callbacks import Callback, EarlyStopping
+from formicary.training import (
+    EpochTally,
+    History,
+    _Progress,
+    finish,
+    interrupted,
+    run_hooks,
+)
 from formicary.validation import as_float_array, check_finite, check_targets
 
 if TYPE_CHECKING:
@@ -914,15 +921,7 @@ def fit_stream(
             val_stream = open_stream(validation_data)
     has_val = val_stream is not None
 
-    metric_name = _metrics.default_for(loss, net.n_outputs) if metric == "auto" else metric
-    if metric_name is not None:
-        _metrics.get(metric_name)
-    hooks = [as_callback(c) for c in (callbacks or [])]
-    stopper: EarlyStopping | None = None
-    if early_stopping:
-        stopper = early_stopping if isinstance(early_stopping, EarlyStopping) else EarlyStopping()
-        stopper.resolve(has_val)
-        hooks.append(stopper)
+    metric_name, hooks, stopper = run_hooks(net, loss, metric, callbacks, early_stopping, has_val)
 
     history = History(metric_name=metric_name, loss_name=loss.name)
     net.history = history

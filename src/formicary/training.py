@@ -336,16 +336,7 @@ def fit(
         X, y, weights, X_val, y_val = _split_validation(X, y, weights, validation_split, rng)
     has_val = X_val is not None
 
-    metric_name = _metrics.default_for(loss, net.n_outputs) if metric == "auto" else metric
-    if metric_name is not None:
-        _metrics.get(metric_name)
-
-    hooks = [as_callback(c) for c in (callbacks or [])]
-    stopper: EarlyStopping | None = None
-    if early_stopping:
-        stopper = early_stopping if isinstance(early_stopping, EarlyStopping) else EarlyStopping()
-        stopper.resolve(has_val)
-        hooks.append(stopper)
+    metric_name, hooks, stopper = run_hooks(net, loss, metric, callbacks, early_stopping, has_val)
 
     n = X.shape[0]
     size = n if batch_size is None else min(int(batch_size), n)
@@ -407,6 +398,27 @@ def fit(
     finally:
         progress_bar.close()
     return finish(net, history, hooks, stopper)
+
+
+def run_hooks(
+    net: MLP,
+    loss: _losses.Loss,
+    metric: str | None,
+    callbacks: Any,
+    early_stopping: bool | EarlyStopping,
+    has_validation: bool,
+) -> tuple[str | None, list[Callback], EarlyStopping | None]:
+    """The metric's name and the callbacks of a run, early stopping (if asked) last."""
+    metric_name = _metrics.default_for(loss, net.n_outputs) if metric == "auto" else metric
+    if metric_name is not None:
+        _metrics.get(metric_name)
+    hooks = [as_callback(c) for c in (callbacks or [])]
+    stopper: EarlyStopping | None = None
+    if early_stopping:
+        stopper = early_stopping if isinstance(early_stopping, EarlyStopping) else EarlyStopping()
+        stopper.resolve(has_validation)
+        hooks.append(stopper)
+    return metric_name, hooks, stopper
 
 
 class EpochTally:
