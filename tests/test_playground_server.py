@@ -431,6 +431,19 @@ def test_regression_plane_uses_a_linear_output_and_r2():
 
 # ----------------------------------------------------------------------------- CSV upload
 
+
+def _rows(classes: int, per_class: int = 40, spread: float = 0.3, seed: int = 0) -> str:
+    """A CSV of ``classes`` Gaussian blobs on a circle, labelled ``c0``, ``c1``, ..."""
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(classes) / classes
+    lines = ["x1,x2,label"]
+    for i in range(classes * per_class):
+        k = i % classes
+        x = 2 * np.array([np.cos(angles[k]), np.sin(angles[k])]) + rng.normal(0, spread, 2)
+        lines.append(f"{x[0]:.4f},{x[1]:.4f},c{k}")
+    return "\n".join(lines)
+
+
 GOOD_CSV = "x1,x2,colour\n" + "\n".join(
     f"{x:.2f},{y:.2f},{'blue' if x * y < 0 else 'red'}"
     for x, y in np.random.default_rng(0).uniform(-1, 1, (40, 2))
@@ -454,6 +467,114 @@ def test_a_numeric_label_with_many_values_is_a_regression():
     assert data.task == "regression" and data.X.shape == (30, 2)
 
 
+def test_three_classes_train_a_softmax_layer_with_categorical_cross_entropy(tmp_path):
+    session = Session(Config(hidden=(5,), activations=("tanh",), optimizer="adam"))
+    session.load_csv(_rows(3), "three.csv")
+    net, data = session.net, session.data
+    assert net.sizes == [2, 5, 3] and net.output_activation.name == "softmax"
+    assert session.loss.name == "categorical_cross_entropy" and session.metric_name == "accuracy"
+    assert data.class_names == ["c0", "c1", "c2"]
+    # one-hot targets; the split is stratified: every class is trained on and tested
+    for y in (data.y_train, data.y_test):
+        assert y.shape[1] == 3 and np.array_equal(y.sum(axis=1), np.ones(len(y)))
+        assert set(y.argmax(axis=1)) == {0, 1, 2}
+    assert len(data.y_train) + len(data.y_test) == 120
+    first = session.scores()
+    for _ in range(20):
+        session.advance()
+    trained = session.scores()
+    assert trained["train_loss"] < first["train_loss"] / 2
+    assert trained["test_metric"] > 0.9
+    # the loss the page shows is -mean log a_y, computed here by hand
+    probabilities = net.predict(data.X_train)
+    by_hand = -np.mean(np.log(probabilities[np.arange(len(probabilities)), data.y_train.argmax(1)]))
+    assert trained["train_loss"] == pytest.approx(by_hand, rel=1e-12)
+    # the model file predicts exactly what the session predicts, and names the classes
+    path = tmp_path / session.model_filename()
+    path.write_bytes(session.model_bytes())
+    loaded = fc.load(path)
+    grid = cell_centres(data.domain, 20)
+    assert np.array_equal(loaded.predict(grid), net.predict(grid))
+    assert loaded.metadata["class_names"] == ["c0", "c1", "c2"]
+    names = np.array(loaded.metadata["class_names"])[loaded.classify(data.X_test)]
+    truth = np.array(data.class_names)[data.y_test.argmax(axis=1)]
+    assert np.mean(names == truth) == trained["test_metric"]
+
+
+def test_five_classes_over_the_websocket_match_the_downloaded_model(client, tmp_path):
+    with client.websocket_connect("/ws") as ws:
+        hello, _, _ = start(ws, **SMALL, optimizer="adam")
+        ws.send_json({"type": "upload", "name": "five.csv", "text": _rows(5, per_class=24)})
+        setup, _ = receive(ws, "setup")
+        first, _ = receive(ws, "frame")
+        for _ in range(15):
+            ws.send_json({"type": "step"})
+            receive(ws, "frame")
+        ws.send_json({"type": "select", "layer": 3, "neuron": 4, "point": [0.5, -1.5]})
+        frame, _ = receive(ws, "frame")
+        net = download(client, hello["session"], tmp_path)
+        # a bad file now keeps the five classes, not the XOR from before
+        ws.send_json({"type": "upload", "name": "bad.csv", "text": _rows(9, per_class=2)})
+        error, _ = receive(ws, "error")
+        kept, _ = receive(ws, "setup")
+    assert setup["sizes"] == [2, 3, 2, 5] and setup["activations"][-1] == "softmax"
+    assert setup["loss"] == "categorical_cross_entropy" and setup["metric"] == "accuracy"
+    assert setup["class_names"] == ["c0", "c1", "c2", "c3", "c4"]
+    assert setup["custom_summary"] == "five.csv: 120 rows, 5 classes: c0, c1, c2, c3, c4"
+    assert set(setup["train"]["y"]) == set(setup["test"]["y"]) == {0, 1, 2, 3, 4}
+    assert frame["train_loss"] < first["train_loss"]
+    assert [np.shape(w) for w in frame["weights"]] == [(3, 2), (2, 3), (5, 2)]
+    # the output map: the winning class and its probability, from the model file
+    output = frame["output"]
+    probabilities = net.predict(cell_centres(setup["domain"], output["resolution"]))
+    assert np.array_equal(decode(output["winner"]), probabilities.argmax(axis=1))
+    assert np.allclose(decode(output["data"]) / 255, probabilities.max(axis=1), atol=1 / 250)
+    # the output neurons' own heatmaps use softmax's range (0, 1)
+    assert frame["neurons"]["ranges"][-5:] == [[0.0, 1.0]] * 5
+    # the clicked softmax neuron: a_4 = e^{z_4} / sum_k e^{z_k}, by hand on the model
+    detail = frame["neuron"]
+    trace = net.forward(np.array([[0.5, -1.5]]), trace=True)
+    z = trace.z[2][0]
+    assert detail["kind"] == "output" and detail["activation"] == "softmax"
+    assert detail["layer_z"] == pytest.approx(z.tolist(), abs=1e-12)
+    assert detail["z"] == pytest.approx(float(z[3]), abs=1e-12)
+    assert detail["a"] == pytest.approx(float(np.exp(z[3]) / np.exp(z).sum()), abs=1e-12)
+    assert error["message"].startswith("bad.csv: the label column has 9 different labels")
+    assert kept["reset"] is False and kept["dataset"] == "five.csv" and kept["sizes"][-1] == 5
+
+
+def test_identity_switch_collapses_a_softmax_network_into_one_softmax_layer():
+    session = Session(Config(hidden=(4, 3), activations=("tanh", "relu")))
+    session.load_csv(_rows(4, per_class=10), "four.csv")
+    session.advance()
+    session.apply({"identity": True})
+    shown = session.frame()["collapse"]
+    W1, W2, W3 = (layer.weights for layer in session.net.layers)
+    b1, b2, b3 = (layer.bias for layer in session.net.layers)
+    assert shown["outputs"] == 4 and shown["output_activation"] == "softmax"
+    assert np.allclose(shown["weights"], W3 @ W2 @ W1, atol=1e-12)
+    assert np.allclose(shown["bias"], W3 @ (W2 @ b1 + b2) + b3, atol=1e-12)
+    assert shown["max_difference"] < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("labels", "task", "classes"),
+    [
+        (["0", "1"], "classification", ["0", "1"]),
+        (["2", "0", "1"], "classification", ["0", "1", "2"]),  # ordered by value
+        (["-1", "7", "3.0", "3"], "classification", ["-1", "3.0", "7"]),  # 3.0 and 3: one class
+        (["b", "a", "10", "9"], "classification", ["9", "10", "a", "b"]),
+        ([str(i) for i in range(8)], "classification", [str(i) for i in range(8)]),
+        ([str(i) for i in range(9)], "regression", []),  # more than 8 whole numbers
+        (["0.5", "1.5", "2.5"], "regression", []),  # fractions
+    ],
+)
+def test_the_label_column_decides_classes_or_regression(labels, task, classes):
+    rows = [f"{i},{i * 0.5},{labels[i % len(labels)]}" for i in range(4 * len(labels))]
+    data = parse_csv("\n".join(rows), "labels.csv")
+    assert data.task == task and data.class_names == classes
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -462,7 +583,10 @@ def test_a_numeric_label_with_many_values_is_a_regression():
         ("1,2,0\n3,four,1\n5,6,0\n7,8,1\n", "line 2: 'four' in column 2 is not a number"),
         ("1,2,0\n3,inf,1\n5,6,0\n7,8,1\n", "column 2 is 'inf', not finite"),
         ("1,2,a\n3,4,a\n5,6,a\n7,8,a\n", "every row has the label 'a'"),
-        ("1,2,a\n3,4,b\n5,6,c\n7,8,a\n", "3 different values"),
+        ("1,2,a\n3,4,b\n5,6,c\n7,8,a\n5,5,c\n", "class 'b' has a single row (line 2)"),
+        (_rows(9, per_class=2), "has 9 different labels ('c0', 'c1',"),
+        ("1,2,0\n3,4,1\n5,6,nan\n7,8,1\n", "line 3: the label 'nan' is not a finite number"),
+        ("1,2,a\n3,4,b\n5,6, \n7,8,a\n", "line 3: the label (column 3) is empty"),
         ("1,2,0\n3,4,1\n", "give at least 4"),
         ("\n".join(f"{i},{i},{i % 2}" for i in range(5001)), "at most 5000"),
         ("1.000000,2.000000,0\n" * 30_000, "larger than 512 kB"),

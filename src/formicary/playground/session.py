@@ -7,6 +7,11 @@ trains with :meth:`MLP.train_step` and :meth:`Session.frame` describes the
 network for the page: the losses, every weight, each neuron's
 ``a_j^(l)`` over a grid of the input plane (one ``forward(grid, trace=True)``)
 and the output's decision boundary.
+
+Classification with two classes has one sigmoid output neuron and binary
+cross-entropy; with three to eight classes (an uploaded CSV) the output layer
+is softmax, one neuron per class, ``a_j = e^{z_j} / sum_k e^{z_k}``, trained
+with categorical cross-entropy on one-hot targets.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ MAX_NEURONS = 64
 MIN_POINTS = 4
 MAX_POINTS = 5000
 MAX_CSV_BYTES = 512_000
+MAX_CLASSES = 8
+MAX_LINK_CHARS = 32_768  # the longest share link the page writes (an uploaded CSV travels in it)
 MAX_LEARNING_RATE = 1e6
 MAX_WEIGHT = 1e6
 OUTPUT_RESOLUTION = 64
@@ -60,6 +67,8 @@ LIMITS = {
     "points": MAX_POINTS,
     "min_points": MIN_POINTS,
     "csv_bytes": MAX_CSV_BYTES,
+    "classes": MAX_CLASSES,
+    "link_chars": MAX_LINK_CHARS,
     "learning_rate": MAX_LEARNING_RATE,
 }
 
@@ -220,13 +229,26 @@ def _learning_rate(value: Any) -> float:
 
 @dataclass
 class CustomData:
-    """An uploaded CSV: two features per row and a label (two classes or a number)."""
+    """An uploaded CSV: two features per row and a label.
+
+    For classification ``y`` holds class indices ``0..K-1`` into
+    ``class_names``; for regression the numeric targets.
+    """
 
     name: str
     X: np.ndarray
     y: np.ndarray
     task: str
     class_names: list[str]
+
+    @property
+    def summary(self) -> str:
+        """What the file was read as, in one sentence for the page."""
+        rows = f"{len(self.X):,} rows"
+        if self.task == "regression":
+            return f"{self.name}: {rows}, a numeric label: regression (mean squared error)"
+        names = ", ".join(self.class_names)
+        return f"{self.name}: {rows}, {len(self.class_names)} classes: {names}"
 
 
 def _is_number(text: str) -> bool:
@@ -237,12 +259,48 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _classes(
+    name: str, labels: list[str], lines: list[int], numeric: bool
+) -> tuple[np.ndarray, list[str]]:
+    """Class indices (ordered by value for numbers, else alphabetically) and the class names.
+
+    Numeric labels are grouped by value (``1`` and ``1.0`` are one class, named
+    as first written). Every class needs two rows: one to train on, one to test.
+    """
+    keys = [float(label) for label in labels] if numeric else labels
+    first: dict[Any, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    if numeric:
+        order = sorted(first)
+    else:  # number-like text first, by value, then the rest alphabetically
+        order = sorted(first, key=lambda k: (not _is_number(k), _is_number(k) and float(k), k))
+    index = {key: i for i, key in enumerate(order)}
+    y = np.array([index[key] for key in keys], dtype=np.int64)
+    counts = np.bincount(y, minlength=len(order))
+    for key, count in zip(order, counts, strict=True):
+        if count < 2:
+            raise ValueError(
+                f"{name}: class {labels[first[key]]!r} has a single row (line "
+                f"{lines[first[key]]}); every class needs at least 2 rows, one to train on "
+                "and one to test: add rows of that class or remove it"
+            )
+    return y, [labels[first[key]] for key in order]
+
+
 def parse_csv(text: str, name: str = "upload.csv") -> CustomData:
     """Read ``x1,x2,label`` rows (an optional header line) into a :class:`CustomData`.
 
-    Two distinct labels (any text, e.g. ``0/1`` or ``red/blue``) make a
-    classification problem; ten or more distinct numeric labels a regression.
-    Raises ``ValueError`` with the line at fault.
+    The label column decides the task:
+
+    * two distinct labels (any text, e.g. ``0/1`` or ``red/blue``): two classes;
+    * text labels with 3 to ``MAX_CLASSES`` (8) distinct values: that many classes;
+    * numeric labels that are all whole numbers with at most 8 distinct values
+      (``0, 1, 2``): classes;
+    * any other numeric label (fractions, or more than 8 distinct values): a
+      regression target.
+
+    Raises ``ValueError`` naming what is wrong (the line at fault where there is one).
     """
     if len(text.encode("utf-8")) > MAX_CSV_BYTES:
         raise ValueError(
@@ -278,45 +336,78 @@ def parse_csv(text: str, name: str = "upload.csv") -> CustomData:
             if not math.isfinite(value):
                 raise ValueError(f"{name} line {line}: column {c + 1} is {cell!r}, not finite")
             features[i, c] = value
-        labels.append(row[2].strip())
+        label = row[2].strip()
+        if not label:
+            raise ValueError(f"{name} line {line}: the label (column 3) is empty")
+        labels.append(label)
     if len(rows) < MIN_POINTS:
         raise ValueError(f"{name} has {len(rows)} data row(s); give at least {MIN_POINTS}")
-    distinct = sorted(
-        set(labels), key=lambda s: (not _is_number(s), float(s) if _is_number(s) else 0, s)
-    )
+    lines = [line for line, _ in rows]
+    numeric = all(_is_number(label) for label in labels)
+    if numeric:
+        values = np.array([float(label) for label in labels])
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise ValueError(
+                f"{name} line {lines[bad[0]]}: the label {labels[bad[0]]!r} is not a finite number"
+            )
+        distinct = np.unique(values)
+    else:
+        distinct = sorted(set(labels))
     if len(distinct) < 2:
-        raise ValueError(f"{name}: every row has the label {distinct[0]!r}; nothing to learn")
-    if len(distinct) == 2:
-        y = np.array([distinct.index(label) for label in labels], dtype=np.float64)
-        return CustomData(name, features, y, "classification", distinct)
-    numeric = all(_is_number(label) for label in distinct)
-    if numeric and len(distinct) >= 10:
-        y = np.array([float(label) for label in labels])
-        if not np.all(np.isfinite(y)):
-            raise ValueError(f"{name}: the label column holds a value that is not finite")
-        return CustomData(name, features, y, "regression", [])
-    raise ValueError(
-        f"{name}: the label column has {len(distinct)} different values; the playground "
-        "learns two classes (e.g. 0 and 1) or a numeric target with many values (regression)"
-    )
+        raise ValueError(f"{name}: every row has the label {labels[0]!r}; nothing to learn")
+    whole = numeric and bool(np.all(distinct == np.round(distinct)))
+    if numeric and len(distinct) > 2 and not (whole and len(distinct) <= MAX_CLASSES):
+        return CustomData(name, features, values, "regression", [])
+    if len(distinct) > MAX_CLASSES:
+        shown = ", ".join(repr(label) for label in distinct[: MAX_CLASSES + 1])
+        more = ", ..." if len(distinct) > MAX_CLASSES + 1 else ""
+        raise ValueError(
+            f"{name}: the label column has {len(distinct)} different labels ({shown}{more}); "
+            f"the playground learns 2 to {MAX_CLASSES} classes. Merge some classes, or give "
+            "numbers for a regression"
+        )
+    y, names = _classes(name, labels, lines, numeric)
+    return CustomData(name, features, y, "classification", names)
 
 
 @dataclass
 class Data:
-    """The points of one session, split into training and test sets."""
+    """The points of one session, split into training and test sets.
+
+    ``y_train``/``y_test`` are the network's targets: one column (a class 0/1
+    or a number) for one output neuron, one-hot rows for three or more classes.
+    """
 
     name: str
     task: str  # "classification" or "regression"
     X_train: np.ndarray
-    y_train: np.ndarray  # (n, 1)
+    y_train: np.ndarray  # (n, 1) or (n, K) one-hot
     X_test: np.ndarray
     y_test: np.ndarray
     class_names: list[str]
     domain: tuple[float, float, float, float]  # x1 from, x1 to, x2 from, x2 to
 
     @property
+    def n_outputs(self) -> int:
+        """Output neurons: one per class for three or more classes, else one."""
+        return int(self.y_train.shape[1])
+
+    @property
+    def output_activation(self) -> str:
+        """``softmax`` for several classes, ``sigmoid`` for two, ``identity`` for regression."""
+        if self.task == "regression":
+            return "identity"
+        return "softmax" if self.n_outputs > 1 else "sigmoid"
+
+    @staticmethod
+    def labels(y: np.ndarray) -> np.ndarray:
+        """Per row: the target (one column) or the class index (one-hot rows)."""
+        return y[:, 0] if y.shape[1] == 1 else y.argmax(axis=1).astype(np.float64)
+
+    @property
     def y_range(self) -> tuple[float, float]:
-        y = np.concatenate([self.y_train[:, 0], self.y_test[:, 0]])
+        y = np.concatenate([self.labels(self.y_train), self.labels(self.y_test)])
         low, high = float(y.min()), float(y.max())
         return (low, high) if high > low else (low - 1, high + 1)
 
@@ -336,7 +427,22 @@ def _domain(X: np.ndarray) -> tuple[float, float, float, float]:
     )
 
 
+def _stratified_split(
+    classes: np.ndarray, ratio: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices for training and test with every class in both, in about ``ratio`` : rest."""
+    train, test = [], []
+    for label in np.unique(classes):
+        rows = rng.permutation(np.flatnonzero(classes == label))
+        n_train = min(max(1, round(ratio * len(rows))), len(rows) - 1)
+        train.append(rows[:n_train])
+        test.append(rows[n_train:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
 def _make_data(config: Config, custom: CustomData | None) -> Data:
+    """The session's points and their split (uploaded classes: stratified, so each class
+    is both trained on and tested)."""
     rng = np.random.default_rng([config.seed, 1])
     if config.dataset == "csv":
         if custom is None:
@@ -348,11 +454,17 @@ def _make_data(config: Config, custom: CustomData | None) -> Data:
             n_samples=config.points, noise=config.noise, seed=rng
         )
         names = ["0", "1"] if task == "classification" else []
-    y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
     X = np.asarray(X, dtype=np.float64)
-    order = rng.permutation(len(X))
-    n_train = min(max(1, round(config.train_ratio * len(X))), len(X) - 1)
-    train, test = order[:n_train], order[n_train:]
+    if config.dataset == "csv" and task == "classification":
+        train, test = _stratified_split(np.asarray(y), config.train_ratio, rng)
+    else:
+        order = rng.permutation(len(X))
+        n_train = min(max(1, round(config.train_ratio * len(X))), len(X) - 1)
+        train, test = order[:n_train], order[n_train:]
+    if task == "classification" and len(names) > 2:
+        y = np.eye(len(names))[np.asarray(y, dtype=np.intp)]  # one-hot, one column per class
+    else:
+        y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
     name = custom.name if config.dataset == "csv" and custom else config.dataset
     return Data(name, task, X[train], y[train], X[test], y[test], names, _domain(X))
 
@@ -428,13 +540,18 @@ def _optimizer(config: Config) -> Optimizer:
     return RMSprop(rate, weight_decay=decay)
 
 
-def _network(config: Config, task: str, weights_from: MLP | None = None) -> MLP:
-    """A fresh network for ``config`` (or ``weights_from``'s weights with ``config``'s activations)."""
+def _network(config: Config, data: Data, weights_from: MLP | None = None) -> MLP:
+    """A fresh network for ``config`` and ``data`` (or ``weights_from``'s weights with
+    ``config``'s activations).
+
+    The output layer is ``data``'s: one sigmoid neuron for two classes, one
+    softmax neuron per class for three or more, one identity neuron for regression.
+    """
     acts = ["identity"] * len(config.hidden) if config.identity else list(config.activations)
-    output = "sigmoid" if task == "classification" else "identity"
+    output = data.output_activation
     if weights_from is None:
         return MLP(
-            [2, *config.hidden, 1],
+            [2, *config.hidden, data.n_outputs],
             activation=acts,
             output_activation=output,
             seed=np.random.default_rng([config.seed, 2]),
@@ -484,11 +601,11 @@ class Session:
     def _build(self, config: Config) -> None:
         """Rebuild data, network and optimizer (checked first, then swapped in at once)."""
         data = _make_data(config, self.custom)
-        net = _network(config, data.task)
+        net = _network(config, data)
         optimizer = _optimizer(config)
         self.config, self.data, self.net, self.optimizer = config, data, net, optimizer
         self.loss = _losses.default_for(net.output_activation.name)
-        self.metric_name = _metrics.default_for(self.loss, 1)
+        self.metric_name = _metrics.default_for(self.loss, net.n_outputs)
         self.epoch = 0
         self.steps = 0
         self.cursor = 0
@@ -498,7 +615,7 @@ class Session:
         self.point = data.X_train[0].copy()
         if self.selected is not None and not self._valid_neuron(*self.selected):
             self.selected = None
-        n_neurons = sum(config.hidden) + 1
+        n_neurons = sum(config.hidden) + net.n_outputs
         self.grid = _grid(data.domain, _neuron_resolution(n_neurons))
         self.output_grid = _grid(data.domain, OUTPUT_RESOLUTION)
         self._set_reference_loss()
@@ -521,7 +638,7 @@ class Session:
             self._build(new)
             return True
         if new.identity != old.identity:
-            self.net = _network(new, self.data.task, weights_from=self.net)
+            self.net = _network(new, self.data, weights_from=self.net)
             self.last_update = None
         if new.optimizer != old.optimizer:
             self.optimizer = _optimizer(new)
@@ -629,7 +746,7 @@ class Session:
 
     # ------------------------------------------------------------------ describing
     def _valid_neuron(self, layer: int, neuron: int) -> bool:
-        sizes = [2, *self.config.hidden, 1]
+        sizes = self.net.sizes
         return 0 <= layer < len(sizes) and 1 <= neuron <= sizes[layer]
 
     def setup(self) -> dict[str, Any]:
@@ -651,13 +768,14 @@ class Session:
             "metric": self.metric_name,
             "train": {
                 "x": np.round(data.X_train, 4).tolist(),
-                "y": np.round(data.y_train[:, 0], 4).tolist(),
+                "y": np.round(data.labels(data.y_train), 4).tolist(),
             },
             "test": {
                 "x": np.round(data.X_test, 4).tolist(),
-                "y": np.round(data.y_test[:, 0], 4).tolist(),
+                "y": np.round(data.labels(data.y_test), 4).tolist(),
             },
             "custom": self.custom.name if self.custom else None,
+            "custom_summary": self.custom.summary if self.custom else None,
         }
 
     def scores(self) -> dict[str, float | None]:
@@ -678,7 +796,7 @@ class Session:
         """Every neuron's ``a_j^(l)`` over the grid (one traced forward pass) and the output."""
         with np.errstate(all="ignore"):
             trace = self.net.forward(self.grid, trace=True)
-            output = self.net.forward(self.output_grid)[:, 0]
+            output = self.net.forward(self.output_grid)
         columns, ranges = [], []
         for layer, a in zip(self.net.layers, trace.a, strict=True):
             for j in range(a.shape[1]):
@@ -689,19 +807,25 @@ class Session:
         high = np.array([r[1] for r in ranges])
         encoded = _encode(values, low, high).T  # one row of pixels per neuron
         out_range = (0.0, 1.0) if self.data.task == "classification" else self.data.y_range
-        out_bytes = _encode(output[:, None], np.array(out_range[:1]), np.array(out_range[1:]))
+        shown = output[:, 0] if output.shape[1] == 1 else output.max(axis=1)
+        out_bytes = _encode(shown[:, None], np.array(out_range[:1]), np.array(out_range[1:]))
         resolution = round(math.sqrt(len(self.grid)))
+        out: dict[str, Any] = {
+            "resolution": OUTPUT_RESOLUTION,
+            "range": list(out_range),
+            "data": base64.b64encode(out_bytes.tobytes()).decode("ascii"),
+        }
+        if output.shape[1] > 1:
+            # several classes: "data" is the winning probability max_j a_j^(L), "winner" its j - 1
+            winner = np.argmax(np.nan_to_num(output, nan=-1.0), axis=1).astype(np.uint8)
+            out["winner"] = base64.b64encode(winner.tobytes()).decode("ascii")
         return {
             "neurons": {
                 "resolution": resolution,
                 "ranges": [[round(lo, 6), round(hi, 6)] for lo, hi in ranges],
                 "data": base64.b64encode(encoded.tobytes()).decode("ascii"),
             },
-            "output": {
-                "resolution": OUTPUT_RESOLUTION,
-                "range": list(out_range),
-                "data": base64.b64encode(out_bytes.tobytes()).decode("ascii"),
-            },
+            "output": out,
         }
 
     def frame(self) -> dict[str, Any]:
@@ -783,6 +907,9 @@ class Session:
             a=_finite(trace.a[layer - 1][0, j - 1]),
             update=None,
         )
+        if not dense.activation.elementwise:
+            # softmax: a_j = e^{z_j} / sum_k e^{z_k} needs every z_k of the layer
+            detail["layer_z"] = [_finite(v) for v in trace.z[layer - 1][0]]
         update = self.last_update
         if update is not None:
             w, b = 2 * (layer - 1), 2 * (layer - 1) + 1
@@ -811,8 +938,10 @@ class Session:
             via_collapse = self.net.output_activation.function(z)
             error = float(np.max(np.abs(direct - via_collapse)))
         return {
-            "weights": weights[0].tolist(),
-            "bias": float(bias[0]),
+            # one output neuron: the row w and the number b; several: the matrix W and vector b
+            "weights": weights[0].tolist() if len(bias) == 1 else weights.tolist(),
+            "bias": float(bias[0]) if len(bias) == 1 else bias.tolist(),
+            "outputs": len(bias),
             "output_activation": self.net.output_activation.name,
             "layers": len(self.net.layers),
             "max_difference": _finite(error),
