@@ -31,7 +31,22 @@ import numpy as np
 import typer
 
 from formicary.atomic import atomic_path
-from formicary.cli.common import CLIError, handle_errors, require
+from formicary.cli.common import CLIError, handle_errors
+from formicary.cli.data_common import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_DATASET,
+    _check_model_columns,
+    _check_writable,
+    _consoles,
+    _handle_missing,
+    _json_clean,
+    _load_model,
+    _names,
+    _note,
+    _text_classes,
+    _warn_unknown,
+    _write_json,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,9 +56,6 @@ if TYPE_CHECKING:
     from formicary.training import History
 
 __all__ = ["ClassificationScores", "RegressionScores", "register"]
-
-DEFAULT_DATASET = "digits"
-DEFAULT_CHUNK_SIZE = 10_000
 
 
 class Task(str, Enum):
@@ -70,26 +82,7 @@ class Split(str, Enum):
     all = "all"
 
 
-# ---------------------------------------------------------------------- output helpers
-def _consoles() -> tuple[Any, Any]:
-    """Rich consoles for results (stdout) and progress/notes (stderr)."""
-    Console = require("rich.console", "cli").Console
-
-    return Console(), Console(stderr=True)
-
-
-def _note(console: Any, quiet: bool, text: str) -> None:
-    if not quiet:
-        console.print(text, highlight=False)
-
-
-def _names(text: str | None) -> list[str]:
-    """``"a,b, c"`` -> ``["a", "b", "c"]``."""
-    if not text:
-        return []
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
+# ---------------------------------------------------------------------- option parsing
 def _hidden_sizes(text: str) -> list[int]:
     if text.strip() in ("", "none", "0"):
         return []
@@ -103,36 +96,6 @@ def _hidden_sizes(text: str) -> list[int]:
             )
         sizes.append(int(part))
     return sizes
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
-        json.dump(data, stream, indent=2)
-        stream.write("\n")
-
-
-def _check_writable(path: Path) -> None:
-    """Fail before any work when ``path`` cannot be written."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise CLIError(f"{path} is a folder; give a file name such as model.fcy")
-    if not folder.is_dir():
-        raise CLIError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise CLIError(f"cannot write {path}: folder {folder} is not writable")
-
-
-def _json_clean(value: Any) -> Any:
-    """Floats that JSON can hold (NaN becomes null)."""
-    if isinstance(value, dict):
-        return {str(k): _json_clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_clean(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 # ---------------------------------------------------------------------- scores
@@ -358,69 +321,6 @@ def _progress_callback(console: Any, epochs: int, metric: str, samples: int | No
             self.progress.stop()
 
     return RichProgress()
-
-
-# ---------------------------------------------------------------------- loading
-def _load_model(path: Path) -> tuple[MLP, Preprocessor]:
-    """The network and its preprocessing; a model saved some other way is refused clearly."""
-    import formicary
-    from formicary.preprocessing import Preprocessor
-
-    net = formicary.load(path)
-    raw = net.metadata.get("preprocessing")
-    if raw is None:
-        raise CLIError(
-            f"{path} is a Formicary network without preprocessing information (it was not made "
-            "by `formicary train`); use it from Python: formicary.load(path).predict(X)"
-        )
-    pre = Preprocessor.from_dict(raw)
-    if pre.target is None:
-        raise CLIError(f"{path} stores no target column, so it cannot predict or evaluate")
-    if pre.n_inputs != net.n_inputs or pre.target.n_outputs != net.n_outputs:
-        raise CLIError(
-            f"{path} is inconsistent: its preprocessing makes {pre.n_inputs} inputs and "
-            f"{pre.target.n_outputs} outputs but the network has {net.n_inputs} and "
-            f"{net.n_outputs}; the file is corrupted"
-        )
-    return net, pre
-
-
-def _check_model_columns(pre: Preprocessor, header: list[str], source: str) -> None:
-    missing = [name for name in pre.feature_names if name not in header]
-    if missing:
-        shown = ", ".join(repr(m) for m in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        expected = ", ".join(pre.feature_names[:10])
-        if len(pre.feature_names) > 10:
-            expected += f", ... ({len(pre.feature_names)} in all)"
-        raise CLIError(
-            f"{source} lacks column(s) {shown}{more} that the model was trained on; "
-            f"the model expects the columns: {expected}"
-        )
-
-
-def _handle_missing(
-    frame: pd.DataFrame,
-    columns: list[str],
-    source: str,
-    drop: bool,
-    err: Any,
-    quiet: bool,
-) -> pd.DataFrame:
-    """Refuse empty cells naming them, or drop their rows with ``--drop-missing``."""
-    from formicary.preprocessing import describe_missing, missing_rows
-
-    problem = describe_missing(frame, columns, source)
-    if problem is None:
-        return frame
-    if not drop:
-        raise CLIError(f"{problem}; fill them in, or pass --drop-missing to skip those rows")
-    mask = missing_rows(frame, columns)
-    kept = frame.loc[~mask]
-    if kept.empty:
-        raise CLIError(f"every row of {source} has a missing value; nothing is left to use")
-    _note(err, quiet, f"dropped {int(mask.sum()):,} row(s) with missing values from {source}")
-    return kept
 
 
 # ---------------------------------------------------------------------- train
@@ -999,19 +899,6 @@ def _ask_for_target(data: Path | None, source: str) -> CLIError:
         f"which column of {source} should the network predict? pass --target NAME "
         f"(its columns are: {columns})"
     )
-
-
-def _warn_unknown(err: Any, quiet: bool, unknown: dict[str, set[str]]) -> None:
-    """One warning per column that held categories the model never saw."""
-    if quiet:
-        return
-    for column, values in unknown.items():
-        listed = ", ".join(sorted(values)[:5])
-        err.print(
-            f"warning: column {column!r} holds categories unseen in training ({listed}); "
-            "they were encoded as all zeros",
-            highlight=False,
-        )
 
 
 def _read_columns_of(pre: Preprocessor) -> tuple[list[str], list[str]]:
@@ -1798,11 +1685,6 @@ def evaluate(
         out_console.print(table)
     if json_out is not None:
         out_console.print(f"wrote {json_out}", highlight=False)
-
-
-def _text_classes(pre: Preprocessor) -> bool:
-    assert pre.target is not None
-    return any(isinstance(c, str) for c in pre.target.classes)
 
 
 def _evaluation_tables(result: dict[str, Any], width: int = 80) -> list[Any]:
