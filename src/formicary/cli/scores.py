@@ -1,10 +1,11 @@
 """Metrics accumulated over streamed chunks, and their tables.
 
-``train`` (loaded whole or with ``--stream``) and ``evaluate`` score a network on data that
-arrives chunk by chunk: :class:`ClassificationScores` adds each chunk to a
-confusion matrix, :class:`RegressionScores` to running sums of residuals, so
-that the final accuracy, F1, R^2, MAE and RMSE are those of all rows at once
-without holding them. rich is imported inside :func:`_metrics_table`.
+``train`` (loaded whole or with ``--stream``) and ``evaluate`` score a
+network on data that arrives chunk by chunk: :class:`ClassificationScores`
+adds each chunk to a confusion matrix, :class:`RegressionScores` to running
+sums of residuals, so that the final accuracy, F1, R^2, MAE and RMSE are those
+of all rows at once without holding them. rich is imported inside
+:func:`_metrics_table`.
 """
 
 from __future__ import annotations
