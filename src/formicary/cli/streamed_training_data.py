@@ -1,0 +1,561 @@
+"""Out-of-core training data for ``formicary train --stream``: files larger than memory.
+
+The file is never loaded whole. The first rows decide each column's kind and
+the task; one pass over every row then gathers the exact preprocessing
+(:class:`_ExactPreprocessing`: means and scales merged chunk by chunk with
+:class:`_Moments`, every category and class) and checks every row; each epoch
+reads the file again in chunks for :func:`formicary.streaming.fit_stream`,
+validation rows being a seeded fraction by row position (:func:`_held_out`)
+or a ``--validation-data`` file. pandas is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from formicary.cli.common import CLIError
+from formicary.cli.data_common import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_DATASET,
+    _check_model_columns,
+    _names,
+    _note,
+)
+from formicary.cli.scores import _score_chunk, _scores_for, _split_metrics
+from formicary.cli.training_data import (
+    _ask_for_target,
+    _DataOptions,
+    _feature_columns,
+    _Prepared,
+    _read_columns_of,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from formicary.network import MLP
+    from formicary.preprocessing import Preprocessor
+    from formicary.training import History
+
+
+#: With --stream, the shuffle buffer holds this many chunks by default.
+DEFAULT_BUFFER_CHUNKS = 4
+
+
+def _stream_sizes(
+    stream: bool,
+    data: Path | None,
+    dataset: str | None,
+    max_rows: int | None,
+    batch_size: int,
+    chunk_size: int | None,
+    buffer_size: int | None,
+    sample_rows: int | None,
+) -> tuple[int, int, int]:
+    """``(chunk_size, buffer_size, sample_rows)`` with their defaults; refuse what --stream cannot do."""
+    given = [
+        name
+        for name, value in (
+            ("--chunk-size", chunk_size),
+            ("--buffer-size", buffer_size),
+            ("--sample-rows", sample_rows),
+        )
+        if value is not None
+    ]
+    if not stream:
+        if given:
+            listed = " and ".join(given)
+            verb, pronoun = ("applies", "it") if len(given) == 1 else ("apply", "them")
+            raise CLIError(
+                f"{listed} {verb} only with --stream: add --stream to read DATA in chunks, "
+                f"or leave {pronoun} out"
+            )
+        return DEFAULT_CHUNK_SIZE, DEFAULT_BUFFER_CHUNKS * DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_SIZE
+    if data is None:
+        name = dataset or DEFAULT_DATASET
+        raise CLIError(
+            f"--stream reads a data file in chunks, but the built-in data set {name} is "
+            "loaded whole; leave out --stream, or give a CSV/Parquet file"
+        )
+    if dataset is not None:
+        raise CLIError("give a data file or --dataset, not both")
+    if max_rows is not None:
+        raise CLIError(
+            "--max-rows draws a random subset of a table loaded whole; with --stream, "
+            "train on a smaller file instead (e.g. head -n 10001 big.csv > trial.csv)"
+        )
+    for name, value in (
+        ("--chunk-size", chunk_size),
+        ("--buffer-size", buffer_size),
+        ("--sample-rows", sample_rows),
+    ):
+        if value is not None and value < 1:
+            raise CLIError(f"{name} must be >= 1, got {value}")
+    chunk = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+    buffer = DEFAULT_BUFFER_CHUNKS * chunk if buffer_size is None else buffer_size
+    if buffer < batch_size:
+        raise CLIError(
+            f"--buffer-size ({buffer:,} rows) must hold at least one batch "
+            f"(--batch-size {batch_size:,}); raise --buffer-size or lower --batch-size"
+        )
+    return chunk, buffer, chunk if sample_rows is None else sample_rows
+
+
+def _held_out(rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Whether each row, by its position ``i`` in the file, is held out for validation.
+
+    ``u_i = splitmix64(seed + (i + 1) * 0x9E3779B97F4A7C15) / 2^64`` is a fixed
+    pseudo-random number in ``[0, 1)`` per row; row ``i`` is held out when
+    ``u_i < fraction``. The same rows are held out in every epoch and for any
+    chunk size, and no list of rows is kept in memory.
+    """
+    with np.errstate(over="ignore"):
+        z = np.asarray(rows, dtype=np.uint64) + np.uint64(1)
+        z = z * np.uint64(0x9E3779B97F4A7C15) + np.uint64(seed % 2**64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
+
+
+class _Moments:
+    """Count, mean, sum of squared deviations, minimum and maximum of a column, chunk by chunk.
+
+    Chunks merge with Chan et al.'s update: for a chunk of ``m`` values with
+    mean ``mu_b`` and squared deviations ``M_b`` joining ``n`` values,
+    ``delta = mu_b - mu``, ``mu += delta m / (n + m)``,
+    ``M += M_b + delta^2 n m / (n + m)``; the standard deviation is ``sqrt(M / n)``,
+    the population one that :class:`Preprocessor` uses in memory.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.low = math.inf
+        self.high = -math.inf
+
+    def add(self, values: np.ndarray) -> None:
+        m = values.shape[0]
+        if not m:
+            return
+        mean = float(values.mean())
+        m2 = float(np.square(values - mean).sum())
+        total = self.n + m
+        delta = mean - self.mean
+        self.mean += delta * m / total
+        self.m2 += m2 + delta * delta * self.n * m / total
+        self.n = total
+        self.low = min(self.low, float(values.min()))
+        self.high = max(self.high, float(values.max()))
+
+    def center_scale(self, scaling: str) -> tuple[float, float]:
+        """``(c, s)`` of ``x = (v - c) / s``, as :class:`Preprocessor` computes them in memory."""
+        if scaling == "none":
+            return 0.0, 1.0
+        if scaling == "minmax":
+            return self.low, (self.high - self.low) if self.high > self.low else 1.0
+        spread = math.sqrt(self.m2 / self.n) if self.n else 0.0
+        return self.mean, spread if spread > 0 and math.isfinite(spread) else 1.0
+
+
+class _ExactPreprocessing:
+    """The preprocessing of a whole file, gathered in one pass of chunks.
+
+    The first rows (``kinds``, a :class:`Preprocessor` fitted on them without a
+    target) decide which columns are numbers and which are categories, and the
+    task; this pass then takes the exact means and scales of every row, every
+    category and every class, so the result is the preprocessing
+    ``Preprocessor.fit`` would give on the whole table loaded at once.
+    """
+
+    def __init__(
+        self,
+        kinds: Preprocessor,
+        target: str,
+        task: str,
+        reason: str | None,
+        target_kind: str,
+        sample_classes: list[str],
+        sample_rows: int,
+        source: str,
+    ) -> None:
+        self.kinds, self.target, self.task, self.reason = kinds, target, task, reason
+        self.target_kind, self.sample_classes = target_kind, sample_classes
+        self.sample_rows, self.source = sample_rows, source
+        self.moments = {f.name: _Moments() for f in kinds.features if f.kind == "numeric"}
+        self.categories: dict[str, set[str]] = {
+            f.name: set() for f in kinds.features if f.kind == "categorical"
+        }
+        self.target_moments = _Moments()
+        self.labels: set[Any] = set()
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        from formicary.preprocessing import MAX_CATEGORIES, as_text, numeric_values
+
+        for name, moments in self.moments.items():
+            moments.add(numeric_values(chunk[name], self.source))
+        for name, seen in self.categories.items():
+            seen.update(as_text(chunk[name]).tolist())
+            if len(seen) > MAX_CATEGORIES:
+                raise CLIError(
+                    f"column {name!r} of {self.source} holds text with more than "
+                    f"{MAX_CATEGORIES} distinct values, too many to one-hot encode; it looks "
+                    f"like an identifier or free text: leave it out with --exclude {name}"
+                )
+        column = chunk[self.target]
+        if self.task == "regression":
+            self.target_moments.add(self._numbers(column))
+        elif self.target_kind == "numeric":
+            self._add_numeric_labels(column)
+        else:
+            self.labels.update(as_text(column).tolist())
+            self._check_class_count()
+
+    def _numbers(self, column: pd.Series) -> np.ndarray:
+        """The target's values as float64; text after the first rows is one clear error."""
+        import pandas as pd
+
+        if column.dtype.kind in "biuf":
+            return column.to_numpy(dtype=np.float64)
+        converted = pd.to_numeric(column, errors="coerce")
+        bad = np.flatnonzero(converted.isna().to_numpy() & column.notna().to_numpy())
+        if bad.size:
+            row = int(column.index[bad[0]]) + 1
+            raise CLIError(
+                f"target column {self.target!r} of {self.source} holds numbers in its first "
+                f"{self.sample_rows:,} rows but row {row} holds {column.iloc[bad[0]]!r}; fix "
+                f"that cell, or raise --sample-rows past row {row} so that the labels are "
+                "read as text"
+            )
+        return converted.to_numpy(dtype=np.float64)
+
+    def _add_numeric_labels(self, column: pd.Series) -> None:
+        from formicary.preprocessing import CLASSIFICATION_MAX_INTEGER_LEVELS
+
+        values = self._numbers(column)
+        fractional = np.flatnonzero(values != np.round(values))
+        self.labels.update(np.unique(values).tolist())
+        if self.reason is None:  # --task classification: every distinct value is a class
+            self._check_class_count()
+            return
+        looked = (
+            f"the first {self.sample_rows:,} rows of {self.source} made {self.target!r} look like "
+            f"class labels ({self.reason})"
+        )
+        if fractional.size:
+            row = int(column.index[fractional[0]]) + 1
+            raise CLIError(
+                f"{looked}, but row {row} holds {values[fractional[0]]:g}, a fractional "
+                "number; pass --task regression, or --task classification to keep every "
+                "distinct value as a class"
+            )
+        if len(self.labels) > CLASSIFICATION_MAX_INTEGER_LEVELS:
+            raise CLIError(
+                f"{looked}, but the whole file holds more than "
+                f"{CLASSIFICATION_MAX_INTEGER_LEVELS} distinct whole numbers, so it is a quantity; "
+                "pass --task regression, or --task classification if they are classes"
+            )
+
+    def _check_class_count(self) -> None:
+        from formicary.preprocessing import MAX_CLASSES
+
+        if len(self.labels) > MAX_CLASSES:
+            raise CLIError(
+                f"target column {self.target!r} of {self.source} holds more than {MAX_CLASSES} "
+                "distinct values, too many classes; if it is a quantity, use --task regression"
+            )
+
+    def result(self, scaling: str) -> Preprocessor:
+        """The fitted :class:`Preprocessor` (features in the order of ``kinds``)."""
+        from formicary.preprocessing import (
+            CategoricalFeature,
+            NumericFeature,
+            Preprocessor,
+            Target,
+            json_value,
+        )
+
+        features: list[NumericFeature | CategoricalFeature] = []
+        for spec in self.kinds.features:
+            if spec.kind == "numeric":
+                features.append(
+                    NumericFeature(spec.name, *self.moments[spec.name].center_scale(scaling))
+                )
+            else:
+                features.append(CategoricalFeature(spec.name, sorted(self.categories[spec.name])))
+        if self.task == "regression":
+            center, scale = self.target_moments.center_scale("standard")
+            return Preprocessor(
+                features, Target(self.target, "regression", center=center, scale=scale), scaling
+            )
+        classes: list[Any]
+        if self.target_kind == "numeric":
+            classes = [json_value(v) for v in sorted(self.labels)]
+        elif self.target_kind == "bool":
+            unexpected = sorted(self.labels - {"False", "True"})
+            if unexpected:
+                raise CLIError(
+                    f"target column {self.target!r} of {self.source} holds True/False in its "
+                    f"first {self.sample_rows:,} rows but also {unexpected[0]!r} later; fix those "
+                    "cells, or raise --sample-rows so that the labels are read as text"
+                )
+            classes = [v for v in (False, True) if str(v) in self.labels]
+        elif self.target_kind == "categorical":  # a categorical column keeps its class order
+            known = [c for c in self.sample_classes if c in self.labels]
+            classes = known + sorted(self.labels - set(known))
+        else:
+            classes = sorted(self.labels)
+        if len(classes) < 2:
+            only = classes[0] if classes else None
+            raise CLIError(
+                f"target column {self.target!r} of {self.source} holds a single class ({only!r}); "
+                "classification needs at least two classes: check the column or the rows kept"
+            )
+        return Preprocessor(features, Target(self.target, "classification", classes), scaling)
+
+
+def _target_kind(column: pd.Series) -> str:
+    """How class labels are read: ``numeric``, ``bool``, ``categorical`` or ``text``."""
+    import pandas as pd
+
+    from formicary.preprocessing import is_numeric
+
+    if column.dtype.kind == "b":
+        return "bool"
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return "categorical"
+    if column.dtype.kind in "iuf" or is_numeric(column):
+        return "numeric"
+    return "text"
+
+
+def _without_missing(
+    frame: pd.DataFrame, columns: list[str], source: str, drop: bool
+) -> tuple[pd.DataFrame, int]:
+    """``(frame without rows holding empty cells, rows dropped)``; without ``drop`` they are an error."""
+    from formicary.preprocessing import describe_missing, missing_rows
+
+    mask = missing_rows(frame, columns)
+    if not mask.any():
+        return frame, 0
+    if not drop:
+        problem = describe_missing(frame, columns, source)
+        raise CLIError(f"{problem}; fill them in, or pass --drop-missing to skip those rows")
+    return frame.loc[~mask], int(mask.sum())
+
+
+def _first_rows(
+    path: Path, rows: int, chunk_size: int, columns: list[str], text_columns: list[str]
+) -> pd.DataFrame:
+    """The first ``rows`` rows of a file, read in chunks and then no further."""
+    import pandas as pd
+
+    from formicary import tabular
+
+    parts: list[pd.DataFrame] = []
+    have = 0
+    size = min(rows, chunk_size)
+    for chunk in tabular.iter_table(path, size, columns=columns, text_columns=text_columns):
+        parts.append(chunk.iloc[: rows - have])
+        have += len(parts[-1])
+        if have >= rows:
+            break
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
+
+
+def _streamed_data(
+    options: _DataOptions, err: Any, quiet: bool, unknown: dict[str, set[str]]
+) -> _Prepared:
+    """Out-of-core training data: the preprocessing from one pass, then chunks every epoch.
+
+    1. The first ``--sample-rows`` rows decide each column's kind (number or
+       category) and, unless ``--task`` is given, the task.
+    2. One pass over the whole file checks every row and gathers the exact
+       means/scales, categories and classes (:class:`_ExactPreprocessing`), and
+       counts the training and validation rows.
+    3. Every epoch reads the file again, chunk by chunk, for
+       :func:`formicary.streaming.fit_stream`; validation rows (a seeded
+       fraction by row position, :func:`_held_out`, or ``--validation-data``)
+       are read in a second pass after each epoch.
+    """
+    from formicary import tabular
+    from formicary.preprocessing import Preprocessor, infer_task, missing_rows
+
+    assert options.data is not None
+    data = options.data
+    source = str(data)
+    header = tabular.read_columns(data)
+    if options.target is None:
+        raise _ask_for_target(data, source)
+    target_name = options.target
+    used = _feature_columns(header, target_name, options, source)
+    categorical = _names(options.categorical)
+    tabular.check_columns(categorical, header, source, role="column to treat as a category")
+    categorical = [name for name in categorical if name in used]
+    columns = [*used, target_name]
+    drop = options.drop_missing
+    chunk_size = options.chunk_size
+
+    # ---- 1. the first rows: kinds of the columns and the task
+    sample = _first_rows(data, options.sample_rows, chunk_size, columns, categorical)
+    sample, _ = _without_missing(sample, columns, source, drop)
+    if sample.empty:
+        raise CLIError(
+            f"every one of the first {options.sample_rows:,} rows of {source} has a missing "
+            "value; raise --sample-rows so that some complete rows are read first"
+        )
+    scaling = "standard" if options.scale == "auto" else options.scale
+    kinds = Preprocessor.fit(
+        sample, None, scaling=scaling, features=used, categorical=categorical, source=source
+    )
+    label_column = sample[target_name]
+    reason = None
+    task = options.task
+    if task == "auto":
+        task, reason = infer_task(label_column)
+    target_kind = _target_kind(label_column)
+    if task == "regression" and target_kind != "numeric" and label_column.dtype.kind != "b":
+        raise CLIError(
+            f"target column {target_name!r} holds text, which cannot be regressed; "
+            "use --task classification (or leave --task to be inferred)"
+        )
+    sample_classes = (
+        [str(c) for c in label_column.cat.categories] if target_kind == "categorical" else []
+    )
+    text = [*kinds.text_columns]
+    if task == "classification" and target_kind in ("text", "categorical"):
+        text.append(target_name)
+    del sample, label_column
+
+    # ---- 2. one pass: exact statistics, every row checked, rows counted
+    exact = _ExactPreprocessing(
+        kinds,
+        target_name,
+        task,
+        reason,
+        target_kind,
+        sample_classes,
+        options.sample_rows,
+        source,
+    )
+    fraction, seed = options.validation_split, options.seed
+    counted = {"rows": 0, "dropped": 0, "validation": 0}
+    for chunk in tabular.iter_table(data, chunk_size, columns=columns, text_columns=text):
+        chunk, dropped = _without_missing(chunk, columns, source, drop)
+        counted["dropped"] += dropped
+        counted["rows"] += len(chunk)
+        if fraction:
+            counted["validation"] += int(_held_out(chunk.index.to_numpy(), fraction, seed).sum())
+        exact.add(chunk)
+    if counted["rows"] == 0:
+        raise CLIError(f"every row of {source} has a missing value; nothing is left to use")
+    if counted["dropped"]:
+        _note(
+            err, quiet, f"dropped {counted['dropped']:,} row(s) with missing values from {source}"
+        )
+    pre = exact.result(scaling)
+    n_val = counted["validation"]
+    n_train = counted["rows"] - n_val
+    if fraction and (n_val < 1 or n_train < 1):
+        raise CLIError(
+            f"--validation-split {fraction} of {counted['rows']} rows leaves no training or no "
+            "validation rows; use more data or another fraction (0 for none)"
+        )
+    dtype = options.dtype
+    read, read_text = _read_columns_of(pre)
+
+    def chunks(
+        path: Path, part: str | None, where: str, seen: dict[str, set[str]] | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(X, codes)`` per chunk of ``path``: the training or validation rows, or all."""
+        for chunk in tabular.iter_table(path, chunk_size, columns=read, text_columns=read_text):
+            if drop:
+                chunk = chunk.loc[~missing_rows(chunk, read)]
+            if part is not None and fraction:
+                held = _held_out(chunk.index.to_numpy(), fraction, seed)
+                chunk = chunk.loc[held if part == "validation" else ~held]
+            if len(chunk):
+                X = pre.transform(chunk, dtype, source=where, unknown=seen)
+                yield X, pre.encode_target(chunk[target_name], source=where)
+
+    validation_file = options.validation_data
+    if validation_file is not None:
+        # checked in full now rather than after the first epoch
+        val_source = str(validation_file)
+        val_header = tabular.read_columns(validation_file)
+        _check_model_columns(pre, val_header, val_source)
+        tabular.check_columns([target_name], val_header, val_source, role="target column")
+        n_val = 0
+        for X, _ in chunks(validation_file, None, val_source, unknown):
+            n_val += X.shape[0]
+
+    def targets(pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple[Any, Any]]:
+        for X, codes in pairs:
+            yield X, pre.network_targets(codes, dtype)
+
+    def training_chunks() -> Iterator[tuple[Any, Any]]:
+        return targets(chunks(data, "train", source))
+
+    def validation_chunks() -> Iterator[tuple[Any, Any]]:
+        if validation_file is not None:
+            return targets(chunks(validation_file, None, str(validation_file)))
+        return targets(chunks(data, "validation", source))
+
+    def fit(net: MLP, **kwargs: Any) -> History:
+        from formicary.streaming import fit_stream
+
+        return fit_stream(
+            net,
+            training_chunks,
+            buffer_size=options.buffer_size,
+            validation_data=validation_chunks if n_val else None,
+            **kwargs,
+        )
+
+    def score(net: MLP, loss_obj: Any) -> dict[str, Any]:
+        parts = {"train": _scores_for(pre), "validation": _scores_for(pre)}
+        if fraction:  # one more pass scores both parts
+            for chunk in tabular.iter_table(data, chunk_size, columns=read, text_columns=read_text):
+                if drop:
+                    chunk = chunk.loc[~missing_rows(chunk, read)]
+                held = _held_out(chunk.index.to_numpy(), fraction, seed)
+                for name, rows in (("train", ~held), ("validation", held)):
+                    if rows.any():
+                        part = chunk.loc[rows]
+                        X = pre.transform(part, net.dtype, source=source)
+                        codes = pre.encode_target(part[target_name], source=source)
+                        _score_chunk(net, pre, loss_obj, parts[name], X, codes)
+        else:
+            for X, codes in chunks(data, None, source):
+                _score_chunk(net, pre, loss_obj, parts["train"], X, codes)
+            if validation_file is not None:
+                for X, codes in chunks(validation_file, None, str(validation_file)):
+                    _score_chunk(net, pre, loss_obj, parts["validation"], X, codes)
+        return {
+            name: _split_metrics(scores.result())
+            for name, scores in parts.items()
+            if scores.samples
+        }
+
+    buffer = options.buffer_size
+    notes = [
+        f"streamed in chunks of {chunk_size:,} rows, shuffle buffer {buffer:,} rows; "
+        f"column kinds{' and task' if reason else ''} from the first "
+        f"{min(options.sample_rows, counted['rows'] + counted['dropped']):,} rows, "
+        "scaling, categories and classes from all of them"
+    ]
+    if validation_file is not None:
+        notes.append(f"validation: {validation_file} ({n_val:,} rows), read after every epoch")
+    elif fraction:
+        notes.append(
+            f"validation: {fraction:.0%} of the rows held out by a seeded draw per row, "
+            "read after every epoch"
+        )
+    rows = {"training": n_train, "validation": n_val}
+    return _Prepared(pre, source, {}, scaling, reason, rows, fit, score, notes)
