@@ -7,11 +7,14 @@ with the engine's own computation on the model file the page downloads.
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -78,8 +81,8 @@ def browser(tmp_path_factory):
         context.close()
 
 
-@pytest.fixture
-def page(browser, server):
+def watched(browser, server: str):
+    """A new tab whose console errors, page errors and outside requests land in ``.problems``."""
     page = browser.new_page()
     problems: list[str] = []
     page.on(
@@ -89,11 +92,17 @@ def page(browser, server):
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
 
     def local_only(request):
-        if not request.url.startswith((server, server.replace("http", "ws"), "data:")):
+        if not request.url.startswith((server, server.replace("http", "ws"), "data:", "blob:")):
             problems.append(f"request to {request.url}")
 
     page.on("request", local_only)
     page.problems = problems
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = watched(browser, server)
     yield page
     page.close()
 
@@ -118,6 +127,29 @@ def pause(page) -> None:
 
 def roles(page, role: str) -> list[float]:
     return [number(t) for t in page.locator(f'#equations [data-role="{role}"]').all_inner_texts()]
+
+
+def upload(page, name: str, text: str) -> None:
+    page.set_input_files(
+        "#csv-file", files=[{"name": name, "mimeType": "text/csv", "buffer": text.encode()}]
+    )
+
+
+def blobs(classes: int, per_class: int, digits: int = 3, seed: int = 0) -> str:
+    """A CSV of Gaussian blobs on a circle, one per class, labelled by animal names."""
+    names = ["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen"]
+    rng = np.random.default_rng(seed)
+    angle = 2 * np.pi * np.arange(classes) / classes
+    rows = ["x1,x2,animal"]
+    for i in range(classes * per_class):
+        k = i % classes
+        x = 2 * np.array([np.cos(angle[k]), np.sin(angle[k])]) + rng.normal(0, 0.5, 2)
+        rows.append(f"{x[0]:.{digits}f},{x[1]:.{digits}f},{names[k]}")
+    return "\n".join(rows) + "\n"
+
+
+def fragment(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).fragment).items()}
 
 
 def download_model(page, tmp_path: Path) -> fc.MLP:
@@ -329,3 +361,106 @@ def test_two_tabs_train_independently(page, browser, server):
         assert second.evaluate("() => window.formicaryPlayground.latest.steps") == 1
     finally:
         second.close()
+
+
+def test_a_three_class_csv_trains_and_its_link_restores_the_data(page, browser, server, tmp_path):
+    open_playground(page, server, "#layers=6&act=tanh&opt=adam&lr=0.03&batch=10")
+    text = blobs(3, per_class=50)
+    upload(page, "animals.csv", text)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#colour-legend .class-entry').length === 3"
+    )
+    legend = page.locator("#colour-legend .class-entry")
+    assert legend.all_inner_texts() == ["ant", "bee", "cat"]
+    assert page.locator(".class-label .class-name").all_inner_texts() == ["ant", "bee", "cat"]
+    assert "3 classes: ant, bee, cat" in page.inner_text("#message")
+    first = number(page.inner_text("#train-loss"))
+    page.click("#play")
+    page.wait_for_function("() => window.formicaryPlayground.frame.epoch >= 15", timeout=20000)
+    pause(page)
+    assert number(page.inner_text("#train-loss")) < first / 2
+    assert number(page.inner_text("#test-metric")) > 80
+    assert len(page.evaluate("() => window.formicaryPlayground.history")) > 3  # the loss curve
+    # the softmax output neuron's equation with the engine's numbers
+    page.click('.node[data-layer="2"][data-neuron="2"]')
+    page.wait_for_selector('#equations [data-role="softmax-z"]')
+    x = np.array(roles(page, "x"))
+    shown_z, a = roles(page, "softmax-z"), roles(page, "a")[0]
+    net = download_model(page, tmp_path)
+    z = net.forward(x[None, :], trace=True).z[1][0]
+    assert shown_z == pytest.approx(z.tolist(), abs=5e-4)
+    assert a == pytest.approx(float(np.exp(z[1]) / np.exp(z).sum()), abs=5e-4)
+    assert "P(class bee | x)" in page.inner_text("#equations")
+    # the downloaded model predicts the page's decision regions and its accuracy
+    assert net.metadata["class_names"] == ["ant", "bee", "cat"]
+    setup = page.evaluate("() => window.formicaryPlayground.setup")
+    output = frame_value(page, "output")
+    winner = np.frombuffer(base64.b64decode(output["winner"]), dtype=np.uint8)
+    x0, x1, y0, y1 = setup["domain"]
+    cells = (np.arange(output["resolution"]) + 0.5) / output["resolution"]
+    grid = np.array([[x0 + c * (x1 - x0), y1 - r * (y1 - y0)] for r in cells for c in cells])
+    assert np.array_equal(net.classify(grid), winner)
+    correct = net.classify(np.array(setup["test"]["x"])) == np.array(setup["test"]["y"])
+    assert np.mean(correct) * 100 == pytest.approx(number(page.inner_text("#test-metric")), abs=1)
+    # the link holds the file, raw DEFLATE in base64url: decoded here independently
+    page.wait_for_function("() => location.hash.includes('csv=')")
+    params = fragment(page.url)
+    data = base64.urlsafe_b64decode(params["csv"] + "=" * (-len(params["csv"]) % 4))
+    assert zlib.decompress(data, wbits=-15).decode() == text
+    assert params["file"] == "animals.csv" and params["data"] == "csv"
+    other = watched(browser, server)
+    try:
+        open_playground(other, page.url.split("#")[0], "#" + page.url.split("#")[1])
+        other.wait_for_function("() => window.formicaryPlayground.setup.sizes.at(-1) === 3")
+        shared = other.evaluate("() => window.formicaryPlayground.setup")
+        assert shared["custom"] == "animals.csv" and shared["class_names"] == ["ant", "bee", "cat"]
+        assert shared["train"] == setup["train"] and shared["test"] == setup["test"]
+        assert shared["sizes"] == [2, 6, 3] and shared["config"] == setup["config"]
+        assert other.problems == []
+    finally:
+        other.close()
+    assert page.problems == []
+
+
+def test_a_link_shares_a_csv_only_when_it_fits(page, browser, server):
+    # data made here with Python's zlib (raw DEFLATE) opens in the page: 4 classes
+    text = blobs(4, per_class=10, seed=1)
+    packed = zlib.compressobj(9, zlib.DEFLATED, -15)
+    encoded = base64.urlsafe_b64encode(packed.compress(text.encode()) + packed.flush())
+    open_playground(page, server, f"#data=csv&layers=3&file=four.csv&csv={encoded.decode()}")
+    page.wait_for_function("() => window.formicaryPlayground.setup.custom === 'four.csv'")
+    setup = page.evaluate("() => window.formicaryPlayground.setup")
+    assert setup["class_names"] == ["ant", "bee", "cat", "dog"] and setup["sizes"] == [2, 3, 4]
+    assert len(setup["train"]["x"]) + len(setup["test"]["x"]) == 40
+    # 5,000 rows of 8-digit numbers do not fit in a link: the user is told, settings still go
+    upload(page, "big.csv", blobs(2, per_class=2500, digits=8))
+    page.wait_for_function("() => window.formicaryPlayground.setup.custom === 'big.csv'")
+    page.click("#copy-link")
+    message = page.locator("#message")
+    page.wait_for_function(
+        "() => document.querySelector('#message-text').textContent.includes('too large')"
+    )
+    assert "big.csv is too large to share by link" in message.inner_text()
+    params = fragment(page.url)
+    assert params["file"] == "big.csv" and "csv" not in params and params["layers"] == "3"
+    assert len(page.url) < 1000
+    other = watched(browser, server)
+    try:
+        # whoever opens it gets the settings and is asked for the file
+        open_playground(other, page.url.split("#")[0], "#" + page.url.split("#")[1])
+        other.wait_for_function(
+            "() => document.querySelector('#message-text').textContent.includes('big.csv')"
+        )
+        assert "choose it with Upload CSV" in other.inner_text("#message")
+        assert other.evaluate("() => window.formicaryPlayground.setup.sizes") == [2, 3, 1]
+        # a damaged link: one message, the other settings still apply
+        other.evaluate("() => { location.hash = 'data=csv&layers=5&file=cut.csv&csv=q1w2e3'; }")
+        other.wait_for_function(
+            "() => document.querySelector('#message-text').textContent.includes('cut.csv')"
+        )
+        assert "cannot be read" in other.inner_text("#message")
+        other.wait_for_function("() => window.formicaryPlayground.setup.sizes[1] === 5")
+        assert other.problems == []
+    finally:
+        other.close()
+    assert page.problems == []

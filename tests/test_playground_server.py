@@ -453,8 +453,12 @@ GOOD_CSV = "x1,x2,colour\n" + "\n".join(
 def test_uploading_a_csv_makes_it_the_data_set(client):
     with client.websocket_connect("/ws") as ws:
         start(ws, **SMALL)
-        ws.send_json({"type": "upload", "name": "points.csv", "text": GOOD_CSV})
+        ws.send_json({"type": "upload", "id": 7, "name": "points.csv", "text": GOOD_CSV})
         setup, _ = receive(ws, "setup")
+        ws.send_json({"type": "config", "settings": {"hidden": [2]}})
+        later, _ = receive(ws, "setup")
+    assert setup["upload"] == 7 and "upload" not in later  # the page knows which upload won
+    assert later["dataset"] == "points.csv" and later["sizes"] == [2, 2, 1]
     assert setup["dataset"] == "points.csv" and setup["custom"] == "points.csv"
     assert setup["config"]["dataset"] == "csv"
     assert setup["class_names"] == ["blue", "red"]

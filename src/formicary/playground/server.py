@@ -17,7 +17,8 @@ Routes
     page -> server: ``config`` (``settings``: some or all of
     :class:`~formicary.playground.session.Config`), ``play``, ``pause``,
     ``step`` (one batch), ``reset``, ``select`` (``layer``, ``neuron``,
-    optional ``point``), ``upload`` (``name``, ``text`` of a CSV), ``ack``
+    optional ``point``), ``upload`` (``name``, ``text`` of a CSV, optional ``id``
+    echoed as ``upload`` in the ``setup`` that accepts it), ``ack``
     (``seq`` of a frame drawn).
 
     While playing, at most :data:`WINDOW` frames are in flight unacknowledged,
@@ -217,7 +218,9 @@ class Connection:
                     if not isinstance(text, str):
                         raise ValueError("upload needs the CSV file's text")
                     session.load_csv(text, str(message.get("name") or "upload.csv"))
-                    replies.append(session.setup())
+                    upload_id = message.get("id")
+                    accepted = upload_id if isinstance(upload_id, (int, str)) else None
+                    replies.append({**session.setup(), "upload": accepted})
                 else:
                     raise ValueError(f"unknown message type {kind!r}")
             except (ValueError, TypeError) as exc:

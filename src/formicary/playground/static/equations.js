@@ -9,13 +9,21 @@ export function fmt(x) {
   return text.replaceAll("-", "−");
 }
 
+// Text from a file (class names, file names) made safe to put into HTML.
+export function escapeHtml(text) {
+  return String(text).replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
+  );
+}
+
 // A symbol with a subscript and a superscript stacked, as in w_jk^(l).
 function sym(base, sub = "", sup = "") {
   return `<i>${base}</i><span class="ss"><span>${sup}</span><span>${sub}</span></span>`;
 }
 
-function num(x, role, k = null, extra = "") {
-  const key = k === null ? "" : ` data-k="${k}"`;
+function num(x, role, k = null, extra = "", j = null) {
+  const key = (k === null ? "" : ` data-k="${k}"`) + (j === null ? "" : ` data-j="${j}"`);
   return `<span class="num ${extra}" data-role="${role}"${key}>${fmt(x)}</span>`;
 }
 
@@ -60,11 +68,17 @@ export function neuronHtml(d, setup, labels) {
     ) +
     row("", `${terms} + (${num(d.bias, "bias")})`) +
     row("", num(d.z, "z", null, "result")) +
-    row(sym("a", j, up), `&sigma;(${sym("z", j, up)}) = ${act}(${fmt(d.z)}) = ${num(d.a, "a", null, "result")}`);
+    (d.layer_z
+      ? softmaxRows(d, up)
+      : row(sym("a", j, up), `&sigma;(${sym("z", j, up)}) = ${act}(${fmt(d.z)}) = ${num(d.a, "a", null, "result")}`));
   if (d.kind === "output") {
-    const meaning =
-      setup.task === "classification" ? ` = P(class ${setup.class_names[1]} | <b>x</b>)` : "";
-    html += row("&ycirc;", `${sym("a", 1, `(${L})`)}${meaning}`);
+    const names = setup.class_names;
+    if (d.layer_z) {
+      html += row(sym("&ycirc;", j), `${sym("a", j, `(${L})`)} = P(class ${escapeHtml(names[j - 1])} | <b>x</b>)`);
+    } else {
+      const meaning = setup.task === "classification" ? ` = P(class ${escapeHtml(names[1])} | <b>x</b>)` : "";
+      html += row("&ycirc;", `${sym("a", 1, `(${L})`)}${meaning}`);
+    }
   }
   html += `</div>`;
   if (l === 1) {
@@ -72,6 +86,24 @@ export function neuronHtml(d, setup, labels) {
   }
   html += updateHtml(d, up);
   return html;
+}
+
+// a_j = e^{z_j} / sum_k e^{z_k}: the softmax of the whole output layer, with its numbers.
+function softmaxRows(d, up) {
+  const j = d.neuron;
+  const zs = d.layer_z;
+  const exps = zs.map((z) => Math.exp(z));
+  const total = exps.reduce((a, b) => a + b, 0);
+  const power = (z, k, role = "softmax-z") => `<i>e</i><sup>${num(z, role, k)}</sup>`;
+  let html =
+    row(
+      sym("a", j, up),
+      `<i>e</i><sup>${sym("z", j, up)}</sup> / &Sigma;<sub><i>k</i></sub> <i>e</i><sup>${sym("z", "k", up)}</sup>`,
+    ) + row("", `${power(zs[j - 1], j, "softmax-zj")} / (${zs.map((z, k) => power(z, k + 1)).join(" + ")})`);
+  if (exps.every(Number.isFinite) && total > 0) {
+    html += row("", `${num(exps[j - 1], "exp")} / ${num(total, "exp-sum")}`);
+  }
+  return html + row("", num(d.a, "a", null, "result"));
 }
 
 function updateHtml(d, up) {
@@ -125,6 +157,34 @@ export function collapseHtml(c, setup) {
     L === 1
       ? sym("W", "", "(1)")
       : `${sym("W", "", `(${L})`)} &middot;&middot;&middot; ${sym("W", "", "(1)")}`;
+  const bias = `${sym("W", "", `(${L})`)}(&middot;&middot;&middot;(${sym("W", "", "(2)")} ${sym("b", "", "(1)")} + ${sym("b", "", "(2)")})&middot;&middot;&middot;) + ${sym("b", "", `(${L})`)}`;
+  const head =
+    `<h3>Identity switch: the ${L} layers collapse into one</h3>` +
+    `<p>Every hidden neuron now has <i>a</i> = <i>z</i>, so the layers compose into one affine map:</p>` +
+    `<div class="math"><i>W</i> = ${product}</div>` +
+    (L > 1 ? `<div class="math"><i>b</i> = ${bias}</div>` : "");
+  const check =
+    `<p class="muted">Checked on the grid: the network and this equation differ by at most ` +
+    `${fmt(c.max_difference)}.</p>`;
+  if (c.outputs > 1) {
+    // softmax(W x + b): one affine function per class
+    const rows = c.weights
+      .map(
+        (w, j) =>
+          `<div class="math wrap">${sym("z", j + 1)} = (${num(w[0], "collapse-w", 1, "", j + 1)}) ${sym("x", 1)} + ` +
+          `(${num(w[1], "collapse-w", 2, "", j + 1)}) ${sym("x", 2)} + (${num(c.bias[j], "collapse-b", null, "", j + 1)})` +
+          ` <span class="muted">(${escapeHtml(setup.class_names[j])})</span></div>`,
+      )
+      .join("");
+    return (
+      head +
+      `<div class="math equation">&ycirc; = softmax(<i>W</i><b>x</b> + <i>b</i>), with</div>${rows}` +
+      `<p>That is a single softmax layer (multinomial logistic regression): classes <i>i</i> and <i>j</i> ` +
+      `meet where ${sym("z", "i")} = ${sym("z", "j")}, a <b>straight line</b>, so every class region is a ` +
+      `convex polygon, whatever the weights.</p>` +
+      check
+    );
+  }
   const linear =
     `(${num(c.weights[0], "collapse-w", 1)}) ${sym("x", 1)} + (${num(c.weights[1], "collapse-w", 2)}) ${sym("x", 2)} + (${num(c.bias, "collapse-b")})`;
   const classification = setup.task === "classification";
@@ -132,15 +192,5 @@ export function collapseHtml(c, setup) {
   const shape = classification
     ? "a single-layer perceptron (logistic regression): its decision boundary, where the bracket is 0, is a <b>straight line</b> (dashed), whatever the weights. No line separates XOR."
     : "a single linear layer: its prediction is a <b>plane</b>, whatever the weights.";
-  const bias = `${sym("W", "", `(${L})`)}(&middot;&middot;&middot;(${sym("W", "", "(2)")} ${sym("b", "", "(1)")} + ${sym("b", "", "(2)")})&middot;&middot;&middot;) + ${sym("b", "", `(${L})`)}`;
-  return (
-    `<h3>Identity switch: the ${L} layers collapse into one</h3>` +
-    `<p>Every hidden neuron now has <i>a</i> = <i>z</i>, so the layers compose into one affine map:</p>` +
-    `<div class="math"><i>W</i> = ${product}</div>` +
-    (L > 1 ? `<div class="math"><i>b</i> = ${bias}</div>` : "") +
-    `<div class="math equation">&ycirc; = ${equation}</div>` +
-    `<p>That is ${shape}</p>` +
-    `<p class="muted">Checked on the grid: the network and this equation differ by at most ` +
-    `${fmt(c.max_difference)}.</p>`
-  );
+  return head + `<div class="math equation">&ycirc; = ${equation}</div>` + `<p>That is ${shape}</p>` + check;
 }

@@ -1,7 +1,7 @@
 // Formicary playground: the page side. Every number comes from the Python engine over a
 // WebSocket (see formicary/playground/server.py for the protocol); this file only draws.
-import { drawBoundary, drawEdges, drawLossChart, paintHeatmap } from "./render.js";
-import { collapseHtml, neuronHtml } from "./equations.js";
+import { classColour, drawBoundary, drawEdges, drawLossChart, paintHeatmap } from "./render.js";
+import { collapseHtml, escapeHtml, neuronHtml } from "./equations.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,6 +19,9 @@ const URL_KEYS = {
   l2: "l2",
   identity: "identity",
 };
+// An uploaded CSV travels in the link as file=<name>&csv=<data>: the file's text compressed
+// with raw DEFLATE (RFC 1951, CompressionStream "deflate-raw") and written in base64url.
+const SHARE_KEYS = { name: "file", data: "csv" };
 const ACTIVATION_LABELS = {
   tanh: "tanh",
   sigmoid: "sigmoid",
@@ -27,6 +30,7 @@ const ACTIVATION_LABELS = {
   softplus: "softplus",
   gelu: "GELU",
   identity: "identity",
+  softmax: "softmax",
 };
 const DATASET_LABELS = {
   xor: "XOR",
@@ -51,6 +55,9 @@ const state = {
   selected: null,
   lastHash: null,
   layout: null,
+  share: null, // the uploaded CSV in use: { name, text, encoded, ready }
+  pendingShare: null, // an upload the server has not accepted yet
+  uploads: 0, // numbers the uploads: the setup accepting one echoes its number
   stats: { frames: 0, received: 0, firstAt: null, lastAt: null },
 };
 window.formicaryPlayground = state;
@@ -94,10 +101,131 @@ function hashFromConfig(config) {
   return "#" + params.toString().replaceAll("%2C", ",");
 }
 
+// The hash with the uploaded data when it is in use and fits in a link; also says why not.
+function shareHash(config) {
+  let hash = hashFromConfig(config);
+  const share = state.share;
+  if (config.dataset !== "csv" || !share) return { hash, data: null };
+  hash += `&${SHARE_KEYS.name}=${encodeURIComponent(share.name)}`;
+  if (share.encoded === null) return { hash, data: "pending" };
+  if (share.encoded === undefined) return { hash, data: "unsupported" };
+  const withData = `${hash}&${SHARE_KEYS.data}=${share.encoded}`;
+  const base = location.href.split("#")[0];
+  if (base.length + withData.length > state.hello.limits.link_chars) {
+    return { hash, data: "too-large", chars: base.length + withData.length };
+  }
+  return { hash: withData, data: "included" };
+}
+
 function writeHash(config) {
-  const hash = hashFromConfig(config);
+  const { hash } = shareHash(config);
   state.lastHash = hash;
   if (location.hash !== hash) history.replaceState(null, "", hash);
+}
+
+// ------------------------------------------------------------------ CSV data in the link
+function toBase64Url(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text) {
+  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+async function deflate(text) {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+  return toBase64Url(new Uint8Array(await new Response(stream).arrayBuffer()));
+}
+
+// The text back from a link, read chunk by chunk: a link that inflates beyond the upload
+// limit is refused before it fills the memory.
+async function inflate(encoded, limit) {
+  const stream = new Blob([fromBase64Url(encoded)])
+    .stream()
+    .pipeThrough(new DecompressionStream("deflate-raw"));
+  const reader = stream.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw new RangeError(`its data is larger than ${Math.round(limit / 1000)} kB`);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder("utf-8", { fatal: true }).decode(await new Blob(chunks).arrayBuffer());
+}
+
+// Send a CSV to the engine; once it is accepted, the link carries it (compressed) too.
+function uploadText(name, text, encoded = null) {
+  state.uploads += 1;
+  const share = { id: state.uploads, name, text, encoded, ready: null };
+  if (encoded === null && typeof CompressionStream === "undefined") {
+    share.encoded = undefined; // this browser cannot compress: the link keeps the settings only
+  } else if (encoded === null) {
+    share.ready = deflate(text)
+      .then((data) => {
+        share.encoded = data;
+      })
+      .catch(() => {
+        share.encoded = undefined;
+      })
+      .finally(() => {
+        if (state.share === share && state.config) writeHash(state.config);
+      });
+  }
+  state.pendingShare = share;
+  send({ type: "upload", id: share.id, name, text });
+}
+
+// Apply the address's settings; a link with an uploaded CSV restores it through the same
+// path (and the same checks) as an upload.
+async function applyHash() {
+  const settings = settingsFromHash();
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (settings.dataset !== "csv") {
+    sendConfig(settings);
+    return;
+  }
+  const name = params.get(SHARE_KEYS.name) || "shared.csv";
+  const encoded = params.get(SHARE_KEYS.data);
+  const share = state.share;
+  if (share && share.name === name && (encoded === null || share.encoded === encoded)) {
+    sendConfig(settings); // the engine has this data already
+    return;
+  }
+  delete settings.dataset; // the rest applies now; the data follows once it is checked
+  sendConfig(settings);
+  if (!encoded) {
+    showMessage(
+      `This link was made with an uploaded file, ${name}, too large to travel in a link: ` +
+        "choose it with Upload CSV… to continue with these settings.",
+      "info",
+    );
+    return;
+  }
+  let text;
+  try {
+    if (typeof DecompressionStream === "undefined") throw new Error("this browser cannot unpack it");
+    text = await inflate(encoded, state.hello.limits.csv_bytes);
+  } catch (error) {
+    showMessage(
+      `The data of ${name} in this link cannot be read (${error.message || error}); the link ` +
+        "may be cut short. The other settings are applied; upload the file to use it.",
+    );
+    return;
+  }
+  uploadText(name, text, encoded);
 }
 
 // ------------------------------------------------------------------ the connection
@@ -137,12 +265,18 @@ function receive(message) {
       $("version").textContent = message.version;
       $("download").href = `/api/sessions/${message.session}/model.fcy`;
       buildDatasetChips();
-      send({ type: "config", settings: settingsFromHash() });
+      applyHash();
       break;
     case "setup":
       state.setup = message;
       if (message.reset !== false) {
         state.history = [];
+      }
+      if (state.pendingShare && message.upload === state.pendingShare.id) {
+        // the engine accepted the upload: it is the data set now, and the link carries it
+        state.share = state.pendingShare;
+        state.pendingShare = null;
+        showMessage(`Loaded ${message.custom_summary}.`, "info");
       }
       applyConfig(message.config);
       layoutNetwork();
@@ -180,8 +314,8 @@ function drawPending() {
   const frame = state.pending;
   if (!frame || !state.setup) return;
   state.pending = null;
-  renderFrame(frame);
   send({ type: "ack", seq: frame.seq });
+  if (!renderFrame(frame)) return;
   const now = performance.now();
   const stats = state.stats;
   stats.frames += 1;
@@ -310,17 +444,10 @@ function wireControls() {
       return;
     }
     clearMessage();
-    send({ type: "upload", name: file.name, text: await file.text() });
+    uploadText(file.name, await file.text());
   });
-  $("show-test").addEventListener("change", () => state.frame && renderOutput(state.frame));
-  $("copy-link").addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(location.href);
-      showMessage(`Link copied: ${location.href}`, "info");
-    } catch {
-      showMessage(`Share this link: ${location.href}`, "info");
-    }
-  });
+  $("show-test").addEventListener("change", () => fits(state.frame) && renderOutput(state.frame));
+  $("copy-link").addEventListener("click", copyLink);
   $("message-close").addEventListener("click", clearMessage);
   $("boundary").addEventListener("click", (e) => {
     if (!state.setup || !state.layout) return;
@@ -331,7 +458,10 @@ function wireControls() {
     select(target.layer, target.neuron, point);
   });
   window.addEventListener("hashchange", () => {
-    if (location.hash !== state.lastHash) sendConfig(settingsFromHash());
+    if (location.hash !== state.lastHash) {
+      clearMessage();
+      applyHash();
+    }
   });
   window.addEventListener("resize", () => {
     if (state.setup) {
@@ -346,6 +476,37 @@ function wireControls() {
       togglePlay();
     }
   });
+}
+
+async function copyLink() {
+  if (state.share && state.share.ready) await state.share.ready;
+  if (state.config) writeHash(state.config);
+  const link = location.href;
+  const { data, chars } = state.config ? shareHash(state.config) : { data: null };
+  const shown = link.length > 120 ? `${link.slice(0, 100)}… (${link.length.toLocaleString("en")} characters)` : link;
+  let copied = true;
+  try {
+    await navigator.clipboard.writeText(link);
+  } catch {
+    copied = false; // no clipboard permission: the address bar holds the same link
+  }
+  const head = copied ? `Link copied: ${shown}` : `Copy the link from the address bar: ${shown}`;
+  const name = state.share ? state.share.name : "";
+  const limit = Math.round(state.hello.limits.link_chars / 1024);
+  if (data === "included") {
+    showMessage(`${head}. It holds the settings and the data of ${name}.`, "info");
+  } else if (data === "too-large") {
+    showMessage(
+      `${head}. It shares the settings only: ${name} is too large to share by link (with its ` +
+        `data the link would be ${Math.round(chars / 1024)} kB; a link holds at most ${limit} kB). ` +
+        `Send the file along: the link asks for it.`,
+      "warning",
+    );
+  } else if (data === "unsupported") {
+    showMessage(`${head}. It shares the settings only: this browser cannot compress ${name} into a link.`, "warning");
+  } else {
+    showMessage(head, "info");
+  }
 }
 
 function togglePlay() {
@@ -385,7 +546,8 @@ function layoutNetwork() {
   const height = graph.clientHeight;
   const columns = sizes.length;
   const left = 46;
-  const right = 60;
+  const classes = setup.task === "classification" && sizes[sizes.length - 1] > 1;
+  const right = classes ? 120 : 60; // room for the class names beside the output neurons
   // Column centres; each layer's squares are as large as its neuron count allows.
   const xs = sizes.map((_, i) =>
     columns === 1 ? width / 2 : left + 21 + ((width - left - right - 42) * i) / (columns - 1),
@@ -437,7 +599,19 @@ function layoutNetwork() {
     if (isInput || isOutput) {
       const label = document.createElement("span");
       label.className = isInput ? "node-label" : "node-label right";
-      label.innerHTML = isInput ? `x<sub>${node.neuron}</sub>` : "&ycirc;";
+      if (isInput) {
+        label.innerHTML = `x<sub>${node.neuron}</sub>`;
+      } else if (classes) {
+        // one softmax neuron per class: its colour and name
+        const name = setup.class_names[node.neuron - 1];
+        label.innerHTML =
+          `&ycirc;<sub>${node.neuron}</sub> <span class="class-swatch" style="background:${classColour(node.neuron - 1)}"></span>` +
+          `<span class="class-name">${escapeHtml(name)}</span>`;
+        label.classList.add("class-label");
+        label.title = `output neuron ${node.neuron}: P(class ${name} | x)`;
+      } else {
+        label.innerHTML = "&ycirc;";
+      }
       label.style.left = `${isInput ? node.x : node.x + node.size}px`;
       label.style.top = `${node.y + node.size / 2}px`;
       box.appendChild(label);
@@ -466,7 +640,8 @@ function buildLayerControls(xs, spacing) {
       control.innerHTML = compact ? `<span>input</span>` : `<span>input</span><span>2 features</span>`;
     } else if (layer === sizes.length - 1) {
       const act = state.setup.activations[layer - 1];
-      control.innerHTML = `<span>output</span><span>${ACTIVATION_LABELS[act] || act}</span>`;
+      const detail = act === "softmax" ? `softmax, ${count} classes` : ACTIVATION_LABELS[act] || act;
+      control.innerHTML = `<span>output</span><span>${detail}</span>`;
     } else {
       const i = layer - 1;
       const buttons = document.createElement("div");
@@ -543,7 +718,20 @@ function decode(base64) {
   return bytes;
 }
 
+// Does the frame describe the network on screen? A frame sent just before a rebuild (say, a
+// new upload with more classes) arrives after the new layout and is skipped.
+function fits(frame) {
+  const sizes = state.layout && state.layout.sizes;
+  return Boolean(
+    frame &&
+      sizes &&
+      frame.weights.length === sizes.length - 1 &&
+      frame.weights.every((w, l) => w.length === sizes[l + 1] && w[0].length === sizes[l]),
+  );
+}
+
 function renderFrame(frame) {
+  if (!fits(frame)) return false;
   state.frame = frame;
   const layout = state.layout;
   document.body.classList.toggle("playing", frame.playing);
@@ -588,6 +776,7 @@ function renderFrame(frame) {
   } else {
     collapse.hidden = true;
   }
+  return true;
 }
 
 function renderOutput(frame) {
@@ -595,18 +784,33 @@ function renderOutput(frame) {
   drawBoundary($("boundary"), {
     output: frame.output,
     bytes: decode(frame.output.data),
+    winner: frame.output.winner ? decode(frame.output.winner) : null,
     setup,
     showTest: $("show-test").checked,
     point: frame.neuron ? frame.neuron.point : null,
     collapse: frame.collapse,
   });
   const legend = $("colour-legend");
-  if (setup.task === "classification") {
-    const [a, b] = setup.class_names;
+  const names = setup.class_names.map(escapeHtml);
+  const dots =
+    `Filled dots with white rims are training points, black rims test points. ` +
+    `Click the map to move the point <b>x</b> used in the equations.`;
+  if (setup.task === "classification" && names.length > 2) {
+    const classes = names
+      .map(
+        (name, k) =>
+          `<span class="class-entry" data-class="${k}"><span class="class-swatch" ` +
+          `style="background:${classColour(k)}"></span>${name}</span>`,
+      )
+      .join(" ");
+    legend.innerHTML =
+      `Colours show the most probable class, the deeper the surer the network ` +
+      `(&ycirc;<sub>j</sub> = P(class j | x), softmax): ${classes}. ${dots}`;
+  } else if (setup.task === "classification") {
+    const [a, b] = names;
     legend.innerHTML =
       `Colours show the output &ycirc; = P(class ${b} | x): <span class="swatch neg"></span>${a} ` +
-      `<span class="swatch pos"></span>${b}. Filled dots with white rims are training points, ` +
-      `black rims test points. Click the map to move the point <b>x</b> used in the equations.`;
+      `<span class="swatch pos"></span>${b}. ${dots}`;
   } else {
     const [low, high] = setup.y_range.map((v) => v.toFixed(2).replace("-", "−"));
     legend.innerHTML =

@@ -4,6 +4,24 @@ const ORANGE = [245, 147, 34];
 const MIDDLE = [232, 234, 235];
 const BLUE = [8, 119, 189];
 
+// One colour per class for three or more classes: the Okabe-Ito palette, told apart with
+// every common colour-vision deficiency (Okabe & Ito 2008, "Color Universal Design").
+export const CLASS_COLOURS = [
+  [230, 159, 0], // orange
+  [86, 180, 233], // sky blue
+  [0, 158, 115], // bluish green
+  [240, 228, 66], // yellow
+  [0, 114, 178], // blue
+  [213, 94, 0], // vermillion
+  [204, 121, 167], // reddish purple
+  [0, 0, 0], // black
+];
+
+export function classColour(k) {
+  const [r, g, b] = CLASS_COLOURS[k % CLASS_COLOURS.length];
+  return `rgb(${r},${g},${b})`;
+}
+
 // 256 colours from orange (low) through light grey (middle) to blue (high), as RGB triples.
 export const colourMap = (() => {
   const lut = new Uint8ClampedArray(256 * 3);
@@ -22,6 +40,21 @@ function fillImage(image, bytes, offset, count) {
     data[i * 4] = colourMap[v];
     data[i * 4 + 1] = colourMap[v + 1];
     data[i * 4 + 2] = colourMap[v + 2];
+    data[i * 4 + 3] = 255;
+  }
+}
+
+// Decision regions: the winning class's colour, deeper the surer the network is. A winning
+// probability of 1/K (no preference) is nearly the light grey of the middle, 1 is 65 % of the
+// colour: lighter than the dots, which carry the full colour of their class.
+function fillClasses(image, winner, probability, count, classes) {
+  const data = image.data;
+  const chance = 1 / classes;
+  for (let i = 0; i < count; i += 1) {
+    const colour = CLASS_COLOURS[winner[i] % CLASS_COLOURS.length];
+    const sure = Math.max(0, Math.min(1, (probability[i] / 255 - chance) / (1 - chance)));
+    const t = 0.1 + 0.55 * sure;
+    for (let c = 0; c < 3; c += 1) data[i * 4 + c] = MIDDLE[c] + (colour[c] - MIDDLE[c]) * t;
     data[i * 4 + 3] = 255;
   }
 }
@@ -120,7 +153,7 @@ function addEdge(path, { from, to }, straight) {
 let offscreen = null;
 
 // The output a^(L) over the plane, the data points, the chosen point and (identity switch) the line.
-export function drawBoundary(canvas, { output, bytes, setup, showTest, point, collapse }) {
+export function drawBoundary(canvas, { output, bytes, winner, setup, showTest, point, collapse }) {
   const width = canvas.clientWidth;
   const ctx = fitCanvas(canvas, width, width);
   const left = 36;
@@ -133,7 +166,9 @@ export function drawBoundary(canvas, { output, bytes, setup, showTest, point, co
   offscreen.height = resolution;
   const octx = offscreen.getContext("2d");
   const image = octx.createImageData(resolution, resolution);
-  fillImage(image, bytes, 0, resolution * resolution);
+  const classes = setup.class_names.length;
+  if (winner) fillClasses(image, winner, bytes, resolution * resolution, classes);
+  else fillImage(image, bytes, 0, resolution * resolution);
   octx.putImageData(image, 0, 0);
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = "high";
@@ -150,6 +185,7 @@ export function drawBoundary(canvas, { output, bytes, setup, showTest, point, co
   const classification = setup.task === "classification";
   const [lowY, highY] = setup.y_range;
   const pointColour = (y) => {
+    if (classification && classes > 2) return CLASS_COLOURS[Math.round(y) % CLASS_COLOURS.length];
     if (classification) return y >= 0.5 ? BLUE : ORANGE;
     const i = Math.max(0, Math.min(255, Math.round(((y - lowY) / (highY - lowY)) * 255))) * 3;
     return [colourMap[i], colourMap[i + 1], colourMap[i + 2]];
@@ -171,7 +207,7 @@ export function drawBoundary(canvas, { output, bytes, setup, showTest, point, co
     }
   }
 
-  if (collapse && classification) {
+  if (collapse && classification && collapse.outputs === 1) {
     // The collapsed network's boundary w1 x1 + w2 x2 + b = 0: a straight line.
     const [w1, w2] = collapse.weights;
     const b = collapse.bias;
