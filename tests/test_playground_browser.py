@@ -135,9 +135,13 @@ def upload(page, name: str, text: str) -> None:
     )
 
 
-def blobs(classes: int, per_class: int, digits: int = 3, seed: int = 0) -> str:
-    """A CSV of Gaussian blobs on a circle, one per class, labelled by animal names."""
-    names = ["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen"]
+ANIMALS = ("ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen")
+
+
+def blobs(
+    classes: int, per_class: int, digits: int = 3, seed: int = 0, names: tuple = ANIMALS
+) -> str:
+    """A CSV of Gaussian blobs on a circle, one per class, labelled by ``names``."""
     rng = np.random.default_rng(seed)
     angle = 2 * np.pi * np.arange(classes) / classes
     rows = ["x1,x2,animal"]
@@ -423,14 +427,19 @@ def test_a_three_class_csv_trains_and_its_link_restores_the_data(page, browser, 
 
 
 def test_a_link_shares_a_csv_only_when_it_fits(page, browser, server):
-    # data made here with Python's zlib (raw DEFLATE) opens in the page: 4 classes
-    text = blobs(4, per_class=10, seed=1)
+    # data made here with Python's zlib (raw DEFLATE) opens in the page: 4 classes, one
+    # named like markup, which the page must show as text
+    text = blobs(4, per_class=10, seed=1, names=("ant", "bee", "cat", "<img src=x>"))
     packed = zlib.compressobj(9, zlib.DEFLATED, -15)
     encoded = base64.urlsafe_b64encode(packed.compress(text.encode()) + packed.flush())
     open_playground(page, server, f"#data=csv&layers=3&file=four.csv&csv={encoded.decode()}")
     page.wait_for_function("() => window.formicaryPlayground.setup.custom === 'four.csv'")
     setup = page.evaluate("() => window.formicaryPlayground.setup")
-    assert setup["class_names"] == ["ant", "bee", "cat", "dog"] and setup["sizes"] == [2, 3, 4]
+    assert setup["class_names"] == ["<img src=x>", "ant", "bee", "cat"]
+    assert setup["sizes"] == [2, 3, 4]
+    page.wait_for_function("() => document.querySelectorAll('.class-entry').length === 4")
+    assert "<img src=x>" in page.inner_text("#colour-legend")
+    assert page.locator("#colour-legend img, #nodes img").count() == 0
     assert len(setup["train"]["x"]) + len(setup["test"]["x"]) == 40
     # 5,000 rows of 8-digit numbers do not fit in a link: the user is told, settings still go
     upload(page, "big.csv", blobs(2, per_class=2500, digits=8))

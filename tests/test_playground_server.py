@@ -105,6 +105,7 @@ def test_hello_offers_the_choices_and_limits(client):
     assert hello["limits"]["hidden_layers"] == 8
     assert hello["limits"]["neurons"] == 64
     assert hello["limits"]["points"] == 5000
+    assert hello["limits"]["classes"] == 8 and hello["limits"]["link_chars"] == 32768
     assert hello["defaults"] == Config().to_dict()
 
 
