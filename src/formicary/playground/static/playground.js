@@ -55,7 +55,7 @@ const state = {
   selected: null,
   lastHash: null,
   layout: null,
-  share: null, // the uploaded CSV in use: { name, text, encoded, ready }
+  share: null, // the uploaded CSV in use: { id, name, text, encoded, packing, unsupported }
   pendingShare: null, // an upload the server has not accepted yet
   uploads: 0, // numbers the uploads: the setup accepting one echoes its number
   stats: { frames: 0, received: 0, firstAt: null, lastAt: null },
@@ -107,8 +107,8 @@ function shareHash(config) {
   const share = state.share;
   if (config.dataset !== "csv" || !share) return { hash, data: null };
   hash += `&${SHARE_KEYS.name}=${encodeURIComponent(share.name)}`;
+  if (share.unsupported) return { hash, data: "unsupported" };
   if (share.encoded === null) return { hash, data: "pending" };
-  if (share.encoded === undefined) return { hash, data: "unsupported" };
   const withData = `${hash}&${SHARE_KEYS.data}=${share.encoded}`;
   const base = location.href.split("#")[0];
   if (base.length + withData.length > state.hello.limits.link_chars) {
@@ -169,16 +169,18 @@ async function inflate(encoded, limit) {
 // Send a CSV to the engine; once it is accepted, the link carries it (compressed) too.
 function uploadText(name, text, encoded = null) {
   state.uploads += 1;
-  const share = { id: state.uploads, name, text, encoded, ready: null };
+  // encoded: the text packed for the link (given when it came from a link); packing: the
+  // promise of it; unsupported: this browser cannot pack it, the link keeps the settings only
+  const share = { id: state.uploads, name, text, encoded, packing: null, unsupported: false };
   if (encoded === null && typeof CompressionStream === "undefined") {
-    share.encoded = undefined; // this browser cannot compress: the link keeps the settings only
+    share.unsupported = true;
   } else if (encoded === null) {
-    share.ready = deflate(text)
+    share.packing = deflate(text)
       .then((data) => {
         share.encoded = data;
       })
       .catch(() => {
-        share.encoded = undefined;
+        share.unsupported = true;
       })
       .finally(() => {
         if (state.share === share && state.config) writeHash(state.config);
@@ -207,9 +209,11 @@ async function applyHash() {
   delete settings.dataset; // the rest applies now; the data follows once it is checked
   sendConfig(settings);
   if (!encoded) {
+    const what = params.has(SHARE_KEYS.name)
+      ? `an uploaded file, ${name}, too large to travel in a link`
+      : "an uploaded CSV file that is not in the link";
     showMessage(
-      `This link was made with an uploaded file, ${name}, too large to travel in a link: ` +
-        "choose it with Upload CSV… to continue with these settings.",
+      `This link was made with ${what}: choose it with Upload CSV… to continue with these settings.`,
       "info",
     );
     return;
@@ -479,7 +483,7 @@ function wireControls() {
 }
 
 async function copyLink() {
-  if (state.share && state.share.ready) await state.share.ready;
+  if (state.share && state.share.packing) await state.share.packing;
   if (state.config) writeHash(state.config);
   const link = location.href;
   const { data, chars } = state.config ? shareHash(state.config) : { data: null };
