@@ -45,6 +45,7 @@ __all__ = [
     "file_format",
     "iter_table",
     "load_dataset",
+    "pyarrow_parquet",
     "read_columns",
     "read_idx",
     "read_table",
@@ -117,7 +118,19 @@ def _csv_error(path: Path, exc: Exception) -> ValueError:
     return ValueError(f"{path} could not be read as CSV: {first}")
 
 
-def _pyarrow_parquet() -> Any:
+def pyarrow_parquet() -> Any:
+    """The ``pyarrow.parquet`` module, or an ImportError saying how to install it.
+
+    Returns
+    -------
+    module
+        ``pyarrow.parquet``, for reading and writing Parquet files.
+
+    Raises
+    ------
+    ImportError
+        When pyarrow is not installed; the message names ``pip install 'formicary[cli]'``.
+    """
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -128,7 +141,7 @@ def _pyarrow_parquet() -> Any:
 
 
 def _parquet_file(path: Path) -> Any:
-    pq = _pyarrow_parquet()
+    pq = pyarrow_parquet()
 
     try:
         return pq.ParquetFile(path, pre_buffer=False)  # else iter_batches buffers the whole file

@@ -173,9 +173,9 @@ def predict(
 def _write_frames(frames: Iterator[pd.DataFrame], path: Path, fmt: str) -> None:
     """Append DataFrames to one CSV/TSV/Parquet file as they come."""
     if fmt == "parquet":
-        from formicary.tabular import _pyarrow_parquet
+        from formicary.tabular import pyarrow_parquet
 
-        pq = _pyarrow_parquet()  # a clear message when pyarrow is missing
+        pq = pyarrow_parquet()  # a clear message when pyarrow is missing
         import pyarrow as pa
 
         writer = None
