@@ -24,6 +24,20 @@ if TYPE_CHECKING:
     from formicary.network import MLP
     from formicary.preprocessing import Preprocessor
 
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_DATASET",
+    "check_model_columns",
+    "check_writable",
+    "consoles",
+    "handle_missing",
+    "json_clean",
+    "load_model",
+    "note",
+    "split_names",
+    "warn_unknown",
+    "write_json",
+]
 
 DEFAULT_DATASET = "digits"
 
@@ -32,32 +46,34 @@ DEFAULT_CHUNK_SIZE = 10_000
 
 
 # ---------------------------------------------------------------------- output helpers
-def _consoles() -> tuple[Any, Any]:
+def consoles() -> tuple[Any, Any]:
     """Rich consoles for results (stdout) and progress/notes (stderr)."""
     Console = require("rich.console", "cli").Console
 
     return Console(), Console(stderr=True)
 
 
-def _note(console: Any, quiet: bool, text: str) -> None:
+def note(console: Any, quiet: bool, text: str) -> None:
+    """Print ``text`` on ``console`` as it is (no highlighting), unless ``quiet``."""
     if not quiet:
         console.print(text, highlight=False)
 
 
-def _names(text: str | None) -> list[str]:
+def split_names(text: str | None) -> list[str]:
     """``"a,b, c"`` -> ``["a", "b", "c"]``."""
     if not text:
         return []
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` as indented JSON, atomically (a temporary file renamed)."""
     with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
         json.dump(data, stream, indent=2)
         stream.write("\n")
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
     """Fail before any work when ``path`` cannot be written."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -68,12 +84,12 @@ def _check_writable(path: Path) -> None:
         raise CLIError(f"cannot write {path}: folder {folder} is not writable")
 
 
-def _json_clean(value: Any) -> Any:
+def json_clean(value: Any) -> Any:
     """Floats that JSON can hold (NaN becomes null)."""
     if isinstance(value, dict):
-        return {str(k): _json_clean(v) for k, v in value.items()}
+        return {str(k): json_clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_clean(v) for v in value]
+        return [json_clean(v) for v in value]
     if isinstance(value, (np.floating, float)):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, np.integer):
@@ -81,7 +97,7 @@ def _json_clean(value: Any) -> Any:
     return value
 
 
-def _warn_unknown(err: Any, quiet: bool, unknown: dict[str, set[str]]) -> None:
+def warn_unknown(err: Any, quiet: bool, unknown: dict[str, set[str]]) -> None:
     """One warning per column that held categories the model never saw."""
     if quiet:
         return
@@ -95,7 +111,7 @@ def _warn_unknown(err: Any, quiet: bool, unknown: dict[str, set[str]]) -> None:
 
 
 # ---------------------------------------------------------------------- loading
-def _load_model(path: Path) -> tuple[MLP, Preprocessor]:
+def load_model(path: Path) -> tuple[MLP, Preprocessor]:
     """The network and its preprocessing; a model saved some other way is refused clearly."""
     import formicary
     from formicary.preprocessing import Preprocessor
@@ -119,7 +135,8 @@ def _load_model(path: Path) -> tuple[MLP, Preprocessor]:
     return net, pre
 
 
-def _check_model_columns(pre: Preprocessor, header: list[str], source: str) -> None:
+def check_model_columns(pre: Preprocessor, header: list[str], source: str) -> None:
+    """Fail naming the feature columns the model was trained on that ``header`` lacks."""
     missing = [name for name in pre.feature_names if name not in header]
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5])
@@ -133,7 +150,7 @@ def _check_model_columns(pre: Preprocessor, header: list[str], source: str) -> N
         )
 
 
-def _handle_missing(
+def handle_missing(
     frame: pd.DataFrame,
     columns: list[str],
     source: str,
@@ -153,10 +170,11 @@ def _handle_missing(
     kept = frame.loc[~mask]
     if kept.empty:
         raise CLIError(f"every row of {source} has a missing value; nothing is left to use")
-    _note(err, quiet, f"dropped {int(mask.sum()):,} row(s) with missing values from {source}")
+    note(err, quiet, f"dropped {int(mask.sum()):,} row(s) with missing values from {source}")
     return kept
 
 
 def _text_classes(pre: Preprocessor) -> bool:
+    """Whether any class label is text (the target column is then read as text)."""
     assert pre.target is not None
     return any(isinstance(c, str) for c in pre.target.classes)

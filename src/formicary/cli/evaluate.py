@@ -19,17 +19,17 @@ import typer
 from formicary.cli.common import CLIError
 from formicary.cli.data_common import (
     DEFAULT_CHUNK_SIZE,
-    _check_model_columns,
-    _check_writable,
-    _consoles,
-    _handle_missing,
-    _json_clean,
-    _load_model,
     _text_classes,
-    _warn_unknown,
-    _write_json,
+    check_model_columns,
+    check_writable,
+    consoles,
+    handle_missing,
+    json_clean,
+    load_model,
+    warn_unknown,
+    write_json,
 )
-from formicary.cli.scores import _score_chunk, _scores_for
+from formicary.cli.scores import score_chunk, scores_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,11 +98,11 @@ def evaluate(
     import formicary
     from formicary import tabular
 
-    out_console, err = _consoles()
-    net, pre = _load_model(model)
+    out_console, err = consoles()
+    net, pre = load_model(model)
     assert pre.target is not None
     if json_out is not None:
-        _check_writable(json_out)
+        check_writable(json_out)
     if chunk_size < 1:
         raise CLIError(f"--chunk-size must be >= 1, got {chunk_size}")
     target_name = target or pre.target.name
@@ -112,23 +112,23 @@ def evaluate(
     if isinstance(options, dict) and options.get("loss"):
         with contextlib.suppress(ValueError, TypeError):
             loss_obj = formicary.losses.get(options["loss"])  # the loss it was trained with
-    scores = _scores_for(pre)
+    scores = scores_for(pre)
     unknown: dict[str, set[str]] = {}
 
     def add(frame: pd.DataFrame, source: str) -> None:
-        frame = _handle_missing(
+        frame = handle_missing(
             frame, [*pre.feature_names, target_name], source, drop_missing, err, quiet
         )
         X = pre.transform(frame, net.dtype, source=source, unknown=unknown)
         codes = pre.encode_target(frame[target_name].rename(target_name), source=source)
-        _score_chunk(net, pre, loss_obj, scores, X, codes)
+        score_chunk(net, pre, loss_obj, scores, X, codes)
 
     if data is not None and dataset is not None:
         raise CLIError("give a data file or --dataset, not both")
     if data is not None:
         source = str(data)
         header = tabular.read_columns(data)
-        _check_model_columns(pre, header, source)
+        check_model_columns(pre, header, source)
         tabular.check_columns([target_name], header, source, role="target column")
         columns = list(dict.fromkeys([*pre.feature_names, target_name]))
         text = [*pre.text_columns]
@@ -149,7 +149,7 @@ def evaluate(
             kwargs = {k: spec[k] for k in ("samples", "noise") if k in spec}
         loaded = tabular.load_dataset(name, **kwargs)
         source = f"{loaded.name} ({split.value})"
-        _check_model_columns(pre, list(loaded.train.columns), source)
+        check_model_columns(pre, list(loaded.train.columns), source)
         parts = {
             "test": [loaded.test],
             "train": [loaded.train],
@@ -158,12 +158,12 @@ def evaluate(
         for part in parts:
             add(part, source)
 
-    _warn_unknown(err, quiet, unknown)
+    warn_unknown(err, quiet, unknown)
     result = scores.result()
     result = {"model": str(model), "data": source, **result}
-    result = _json_clean(result)
+    result = json_clean(result)
     if json_out is not None:
-        _write_json(json_out, result)
+        write_json(json_out, result)
     if json_output:
         print(json.dumps(result, indent=2))
         return

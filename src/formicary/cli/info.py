@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from formicary.cli.data_common import _consoles, _json_clean
-from formicary.cli.scores import _metrics_table
+from formicary.cli.data_common import consoles, json_clean
+from formicary.cli.scores import metrics_table
 
 if TYPE_CHECKING:
     from formicary.preprocessing import Preprocessor
@@ -80,11 +80,11 @@ def info(
         "preprocessing": pre.to_dict() if pre is not None else None,
     }
     if json_output:
-        print(json.dumps(_json_clean(result), indent=2))
+        print(json.dumps(json_clean(result), indent=2))
         return
     from rich.table import Table
 
-    out_console, _ = _consoles()
+    out_console, _ = consoles()
     out_console.print(
         f"[bold]{model}[/bold]: MLP {'-'.join(map(str, net.sizes))} ({net.dtype.name})",
         highlight=False,
@@ -130,7 +130,7 @@ def info(
         metrics = training.get("metrics")
         if isinstance(metrics, dict) and metrics:
             classification = pre is not None and pre.task == "classification"
-            out_console.print(_metrics_table(metrics, classification))
+            out_console.print(metrics_table(metrics, classification))
     if pre is None:
         out_console.print("no preprocessing stored (the network was saved from Python)")
         return

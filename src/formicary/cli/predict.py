@@ -22,12 +22,12 @@ from formicary.atomic import atomic_path
 from formicary.cli.common import CLIError
 from formicary.cli.data_common import (
     DEFAULT_CHUNK_SIZE,
-    _check_model_columns,
-    _check_writable,
-    _consoles,
-    _load_model,
-    _names,
-    _warn_unknown,
+    check_model_columns,
+    check_writable,
+    consoles,
+    load_model,
+    split_names,
+    warn_unknown,
 )
 
 if TYPE_CHECKING:
@@ -82,8 +82,8 @@ def predict(
     """Predict every row of a file with a trained model, streaming it in chunks."""
     from formicary import tabular
 
-    _, err = _consoles()
-    net, pre = _load_model(model)
+    _, err = consoles()
+    net, pre = load_model(model)
     assert pre.target is not None
     if chunk_size < 1:
         raise CLIError(f"--chunk-size must be >= 1, got {chunk_size}")
@@ -91,8 +91,8 @@ def predict(
         raise CLIError("--probabilities needs a classification model; this one does regression")
     source = str(data)
     header = tabular.read_columns(data)
-    _check_model_columns(pre, header, source)
-    kept = _names(keep)
+    check_model_columns(pre, header, source)
+    kept = split_names(keep)
     tabular.check_columns(kept, header, source)
     to_stdout = out == "-"
     out_path = None if to_stdout else Path(out)
@@ -100,7 +100,7 @@ def predict(
         if out_path.resolve() == data.resolve():
             raise CLIError(f"refusing to overwrite the input {data}; choose another --out")
         fmt = tabular.file_format(out_path)
-        _check_writable(out_path)
+        check_writable(out_path)
     else:
         fmt = "csv"
         if json_output:
@@ -161,7 +161,7 @@ def predict(
         with atomic_path(out_path) as temporary:
             _write_frames(predictions(), temporary, fmt)
 
-    _warn_unknown(err, quiet, unknown)
+    warn_unknown(err, quiet, unknown)
     summary = {"model": str(model), "data": source, "out": out, **stats}
     if json_output:
         print(json.dumps(summary, indent=2))

@@ -5,7 +5,7 @@ network on data that arrives chunk by chunk: :class:`ClassificationScores`
 adds each chunk to a confusion matrix, :class:`RegressionScores` to running
 sums of residuals, so that the final accuracy, F1, R^2, MAE and RMSE are those
 of all rows at once without holding them. rich is imported inside
-:func:`_metrics_table`.
+:func:`metrics_table`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from formicary.network import MLP
     from formicary.preprocessing import Preprocessor
 
-__all__ = ["ClassificationScores", "RegressionScores"]
+__all__ = [
+    "ClassificationScores",
+    "RegressionScores",
+    "metrics_table",
+    "score_chunk",
+    "scores_for",
+    "split_metrics",
+]
 
 
 class ClassificationScores:
@@ -140,7 +147,8 @@ class RegressionScores:
         }
 
 
-def _scores_for(pre: Preprocessor) -> ClassificationScores | RegressionScores:
+def scores_for(pre: Preprocessor) -> ClassificationScores | RegressionScores:
+    """Empty scores for the model's task: its classes, or its regression target's centre."""
     target = pre.target
     assert target is not None
     if target.task == "classification":
@@ -148,7 +156,7 @@ def _scores_for(pre: Preprocessor) -> ClassificationScores | RegressionScores:
     return RegressionScores(target.center)
 
 
-def _score_chunk(
+def score_chunk(
     net: MLP,
     pre: Preprocessor,
     loss: Any,
@@ -169,7 +177,7 @@ def _score_chunk(
         scores.update(true, pre.decode(outputs), value)
 
 
-def _split_metrics(result: dict[str, Any]) -> dict[str, Any]:
+def split_metrics(result: dict[str, Any]) -> dict[str, Any]:
     """The headline numbers of a scores result (for the train table and JSON)."""
     keys = (
         ("loss", "accuracy", "macro_f1")
@@ -179,7 +187,8 @@ def _split_metrics(result: dict[str, Any]) -> dict[str, Any]:
     return {"samples": result["samples"], **{k: result.get(k) for k in keys}}
 
 
-def _metrics_table(metrics: dict[str, dict[str, Any]], classification: bool) -> Any:
+def metrics_table(metrics: dict[str, dict[str, Any]], classification: bool) -> Any:
+    """A rich table of :func:`split_metrics` results, one column per part (train, validation, ...)."""
     from rich.table import Table
 
     table = Table(title="results", title_justify="left")

@@ -22,17 +22,17 @@ from formicary.cli.common import CLIError
 from formicary.cli.data_common import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_DATASET,
-    _check_model_columns,
-    _names,
-    _note,
+    check_model_columns,
+    note,
+    split_names,
 )
-from formicary.cli.scores import _score_chunk, _scores_for, _split_metrics
+from formicary.cli.scores import score_chunk, scores_for, split_metrics
 from formicary.cli.training_data import (
-    _ask_for_target,
-    _DataOptions,
-    _feature_columns,
-    _Prepared,
+    DataOptions,
+    Prepared,
     _read_columns_of,
+    ask_for_target,
+    feature_columns,
 )
 
 if TYPE_CHECKING:
@@ -42,12 +42,13 @@ if TYPE_CHECKING:
     from formicary.preprocessing import Preprocessor
     from formicary.training import History
 
+__all__ = ["DEFAULT_BUFFER_CHUNKS", "stream_sizes", "streamed_data"]
 
 #: With --stream, the shuffle buffer holds this many chunks by default.
 DEFAULT_BUFFER_CHUNKS = 4
 
 
-def _stream_sizes(
+def stream_sizes(
     stream: bool,
     data: Path | None,
     dataset: str | None,
@@ -369,9 +370,9 @@ def _first_rows(
     return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
-def _streamed_data(
-    options: _DataOptions, err: Any, quiet: bool, unknown: dict[str, set[str]]
-) -> _Prepared:
+def streamed_data(
+    options: DataOptions, err: Any, quiet: bool, unknown: dict[str, set[str]]
+) -> Prepared:
     """Out-of-core training data: the preprocessing from one pass, then chunks every epoch.
 
     1. The first ``--sample-rows`` rows decide each column's kind (number or
@@ -392,10 +393,10 @@ def _streamed_data(
     source = str(data)
     header = tabular.read_columns(data)
     if options.target is None:
-        raise _ask_for_target(data, source)
+        raise ask_for_target(data, source)
     target_name = options.target
-    used = _feature_columns(header, target_name, options, source)
-    categorical = _names(options.categorical)
+    used = feature_columns(header, target_name, options, source)
+    categorical = split_names(options.categorical)
     tabular.check_columns(categorical, header, source, role="column to treat as a category")
     categorical = [name for name in categorical if name in used]
     columns = [*used, target_name]
@@ -456,9 +457,7 @@ def _streamed_data(
     if counted["rows"] == 0:
         raise CLIError(f"every row of {source} has a missing value; nothing is left to use")
     if counted["dropped"]:
-        _note(
-            err, quiet, f"dropped {counted['dropped']:,} row(s) with missing values from {source}"
-        )
+        note(err, quiet, f"dropped {counted['dropped']:,} row(s) with missing values from {source}")
     pre = exact.result(scaling)
     n_val = counted["validation"]
     n_train = counted["rows"] - n_val
@@ -489,7 +488,7 @@ def _streamed_data(
         # checked in full now rather than after the first epoch
         val_source = str(validation_file)
         val_header = tabular.read_columns(validation_file)
-        _check_model_columns(pre, val_header, val_source)
+        check_model_columns(pre, val_header, val_source)
         tabular.check_columns([target_name], val_header, val_source, role="target column")
         n_val = 0
         for X, _ in chunks(validation_file, None, val_source, unknown):
@@ -519,7 +518,7 @@ def _streamed_data(
         )
 
     def score(net: MLP, loss_obj: Any) -> dict[str, Any]:
-        parts = {"train": _scores_for(pre), "validation": _scores_for(pre)}
+        parts = {"train": scores_for(pre), "validation": scores_for(pre)}
         if fraction:  # one more pass scores both parts
             for chunk in tabular.iter_table(data, chunk_size, columns=read, text_columns=read_text):
                 if drop:
@@ -530,17 +529,15 @@ def _streamed_data(
                         part = chunk.loc[rows]
                         X = pre.transform(part, net.dtype, source=source)
                         codes = pre.encode_target(part[target_name], source=source)
-                        _score_chunk(net, pre, loss_obj, parts[name], X, codes)
+                        score_chunk(net, pre, loss_obj, parts[name], X, codes)
         else:
             for X, codes in chunks(data, None, source):
-                _score_chunk(net, pre, loss_obj, parts["train"], X, codes)
+                score_chunk(net, pre, loss_obj, parts["train"], X, codes)
             if validation_file is not None:
                 for X, codes in chunks(validation_file, None, str(validation_file)):
-                    _score_chunk(net, pre, loss_obj, parts["validation"], X, codes)
+                    score_chunk(net, pre, loss_obj, parts["validation"], X, codes)
         return {
-            name: _split_metrics(scores.result())
-            for name, scores in parts.items()
-            if scores.samples
+            name: split_metrics(scores.result()) for name, scores in parts.items() if scores.samples
         }
 
     buffer = options.buffer_size
@@ -558,4 +555,4 @@ def _streamed_data(
             "read after every epoch"
         )
     rows = {"training": n_train, "validation": n_val}
-    return _Prepared(pre, source, {}, scaling, reason, rows, fit, score, notes)
+    return Prepared(pre, source, {}, scaling, reason, rows, fit, score, notes)

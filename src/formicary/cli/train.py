@@ -25,18 +25,18 @@ from formicary.cli.common import CLIError
 from formicary.cli.data_common import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_DATASET,
-    _check_writable,
-    _consoles,
-    _json_clean,
-    _warn_unknown,
+    check_writable,
+    consoles,
+    json_clean,
+    warn_unknown,
 )
-from formicary.cli.scores import _metrics_table
+from formicary.cli.scores import metrics_table
 from formicary.cli.streamed_training_data import (
     DEFAULT_BUFFER_CHUNKS,
-    _stream_sizes,
-    _streamed_data,
+    stream_sizes,
+    streamed_data,
 )
-from formicary.cli.training_data import _DataOptions, _loaded_data
+from formicary.cli.training_data import DataOptions, loaded_data
 
 if TYPE_CHECKING:
     from formicary.network import MLP
@@ -349,7 +349,7 @@ def train(
     from formicary import losses as _losses
     from formicary import optimizers as _optimizers
 
-    out_console, err = _consoles()
+    out_console, err = consoles()
     show = not quiet and not json_output
     began = time.perf_counter()
 
@@ -377,17 +377,17 @@ def train(
         raise CLIError(f"--patience must be >= 1, got {patience}")
     if max_rows is not None and max_rows < 2:
         raise CLIError(f"--max-rows must be >= 2, got {max_rows}")
-    chunk_rows, buffer_rows, first_rows = _stream_sizes(
+    chunk_rows, buffer_rows, first_rows = stream_sizes(
         stream, data, dataset, max_rows, batch_size, chunk_size, buffer_size, sample_rows
     )
     if validation_data is not None:
         from formicary.tabular import read_columns
 
         read_columns(validation_data)  # exists, readable, has a header
-    _check_writable(out)
+    check_writable(out)
 
     # ---- the data
-    options = _DataOptions(
+    options = DataOptions(
         data=data,
         dataset=dataset,
         target=target,
@@ -415,9 +415,9 @@ def train(
     rng = np.random.default_rng(seed)
     unknown: dict[str, set[str]] = {}
     if stream:
-        prepared = _streamed_data(options, err, quiet, unknown)
+        prepared = streamed_data(options, err, quiet, unknown)
     else:
-        prepared = _loaded_data(options, rng, err, quiet, unknown)
+        prepared = loaded_data(options, rng, err, quiet, unknown)
     pre, source = prepared.pre, prepared.source
     assert pre.target is not None
     target_name = pre.target.name
@@ -502,7 +502,7 @@ def train(
 
     # ---- final metrics on every part
     metrics = prepared.score(net, loss_obj)
-    _warn_unknown(err, quiet, unknown)
+    warn_unknown(err, quiet, unknown)
 
     training_options: dict[str, Any] = {
         "hidden": sizes,
@@ -539,7 +539,7 @@ def train(
             "options": training_options,
             "rows": {name: m["samples"] for name, m in metrics.items()},
             "seconds": fit_seconds,
-            "metrics": _json_clean(metrics),
+            "metrics": json_clean(metrics),
         },
     }
     formicary.save(net, out, extra=extra)
@@ -563,7 +563,7 @@ def train(
         "metrics": metrics,
     }
     if json_output:
-        print(json.dumps(_json_clean(result), indent=2))
+        print(json.dumps(json_clean(result), indent=2))
         return
     if not show:
         return
@@ -577,7 +577,7 @@ def train(
             f"{history.best_epoch + 1} (best validation loss)",
             highlight=False,
         )
-    out_console.print(_metrics_table(metrics, classification))
+    out_console.print(metrics_table(metrics, classification))
     out_console.print(
         f"saved [bold]{out}[/bold]: MLP {'-'.join(map(str, net.sizes))}, "
         f"{net.parameter_count:,} parameters, {history.epochs} epochs in {fit_seconds:.1f} s",

@@ -1,10 +1,10 @@
 """What ``formicary train`` learns from: its data options, and a table loaded whole.
 
-:class:`_DataOptions` gathers the options that say where the data is and how to
-read it; both ways of preparing it, :func:`_loaded_data` here (the table in
+:class:`DataOptions` gathers the options that say where the data is and how to
+read it; both ways of preparing it, :func:`loaded_data` here (the table in
 memory, a seeded validation split) and
-:func:`formicary.cli.streamed_training_data._streamed_data` (``--stream``),
-return a :class:`_Prepared`: the fitted preprocessing, row counts, and
+:func:`formicary.cli.streamed_training_data.streamed_data` (``--stream``),
+return a :class:`Prepared`: the fitted preprocessing, row counts, and
 functions that train the network and score it on every part. pandas is
 imported inside the functions.
 """
@@ -21,12 +21,12 @@ import numpy as np
 from formicary.cli.common import CLIError
 from formicary.cli.data_common import (
     DEFAULT_DATASET,
-    _check_model_columns,
-    _handle_missing,
-    _names,
     _text_classes,
+    check_model_columns,
+    handle_missing,
+    split_names,
 )
-from formicary.cli.scores import _score_chunk, _scores_for, _split_metrics
+from formicary.cli.scores import score_chunk, scores_for, split_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from formicary.preprocessing import Preprocessor
     from formicary.training import History
 
+__all__ = ["DataOptions", "Prepared", "ask_for_target", "feature_columns", "loaded_data"]
+
 
 @dataclass
-class _DataOptions:
+class DataOptions:
     """The options of ``train`` that say what to learn from."""
 
     data: Path | None
@@ -62,7 +64,7 @@ class _DataOptions:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     """What ``train`` needs from its data, whether loaded whole or streamed.
 
     ``fit(net, **options)`` trains (the options of :meth:`MLP.fit` shared by
@@ -81,21 +83,22 @@ class _Prepared:
     notes: list[str] = field(default_factory=list)
 
 
-def _feature_columns(
-    columns: list[str], target_name: str, options: _DataOptions, source: str
+def feature_columns(
+    columns: list[str], target_name: str, options: DataOptions, source: str
 ) -> list[str]:
     """The feature columns ``train`` uses: ``--features`` (or all but the target) minus ``--exclude``."""
     from formicary.tabular import check_columns
 
     check_columns([target_name], columns, source, role="target column")
-    excluded = _names(options.exclude)
+    excluded = split_names(options.exclude)
     check_columns(excluded, columns, source, role="column to exclude")
-    chosen = _names(options.features) or [c for c in columns if c != target_name]
+    chosen = split_names(options.features) or [c for c in columns if c != target_name]
     check_columns(chosen, columns, source, role="feature column")
     return [c for c in chosen if c not in excluded]
 
 
-def _ask_for_target(data: Path | None, source: str) -> CLIError:
+def ask_for_target(data: Path | None, source: str) -> CLIError:
+    """The error asking for ``--target``, listing the columns of ``data``."""
     from formicary.tabular import read_columns
 
     columns = ", ".join(read_columns(data)) if data is not None else ""
@@ -115,13 +118,13 @@ def _read_columns_of(pre: Preprocessor) -> tuple[list[str], list[str]]:
 
 
 # ---------------------------------------------------------------------- loaded whole
-def _loaded_data(
-    options: _DataOptions,
+def loaded_data(
+    options: DataOptions,
     rng: np.random.Generator,
     err: Any,
     quiet: bool,
     unknown: dict[str, set[str]],
-) -> _Prepared:
+) -> Prepared:
     """Load the table (or built-in set), fit the preprocessing and split off validation rows."""
     from formicary.preprocessing import Preprocessor, infer_task
 
@@ -131,18 +134,16 @@ def _loaded_data(
         options.target,
         options.samples,
         options.noise,
-        _names(options.categorical),
+        split_names(options.categorical),
     )
     target_name = options.target if options.target is not None else spec.get("target")
     if target_name is None:
-        raise _ask_for_target(options.data, source)
-    used = _feature_columns([str(c) for c in frame.columns], target_name, options, source)
+        raise ask_for_target(options.data, source)
+    used = feature_columns([str(c) for c in frame.columns], target_name, options, source)
     drop = options.drop_missing
-    frame = _handle_missing(frame, [*used, target_name], source, drop, err, quiet)
+    frame = handle_missing(frame, [*used, target_name], source, drop, err, quiet)
     if test is not None:
-        test = _handle_missing(
-            test, [*used, target_name], f"{source} (test part)", drop, err, quiet
-        )
+        test = handle_missing(test, [*used, target_name], f"{source} (test part)", drop, err, quiet)
     max_rows = options.max_rows
     if max_rows is not None and max_rows < len(frame):
         frame = frame.iloc[np.sort(rng.choice(len(frame), size=max_rows, replace=False))]
@@ -154,7 +155,7 @@ def _loaded_data(
         task=options.task,
         scaling=scaling,
         features=used,
-        categorical=_names(options.categorical),
+        categorical=split_names(options.categorical),
         source=source,
     )
     assert pre.target is not None
@@ -198,15 +199,15 @@ def _loaded_data(
         for name, X_part, codes_part in parts:
             if X_part.shape[0] == 0:
                 continue
-            scores = _scores_for(pre)
-            _score_chunk(net, pre, loss_obj, scores, X_part, codes_part)
-            metrics[name] = _split_metrics(scores.result())
+            scores = scores_for(pre)
+            score_chunk(net, pre, loss_obj, scores, X_part, codes_part)
+            metrics[name] = split_metrics(scores.result())
         return metrics
 
     rows = {"training": len(train_rows), "validation": X_val.shape[0]}
     if test is not None:
         rows["test"] = len(test)
-    return _Prepared(pre, source, spec, scaling, reason, rows, fit, score)
+    return Prepared(pre, source, spec, scaling, reason, rows, fit, score)
 
 
 def _validation_table(
@@ -224,11 +225,11 @@ def _validation_table(
     assert pre.target is not None
     source = str(path)
     header = tabular.read_columns(path)
-    _check_model_columns(pre, header, source)
+    check_model_columns(pre, header, source)
     tabular.check_columns([pre.target.name], header, source, role="target column")
     columns, text = _read_columns_of(pre)
     frame = tabular.read_table(path, columns=columns, text_columns=text)
-    frame = _handle_missing(frame, columns, source, drop_missing, err, quiet)
+    frame = handle_missing(frame, columns, source, drop_missing, err, quiet)
     X = pre.transform(frame, dtype, source=source, unknown=unknown)
     return X, pre.encode_target(frame[pre.target.name], source=source)
 
