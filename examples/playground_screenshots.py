@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,6 +38,19 @@ def wait_for_epoch(page, epoch: int, timeout: float = 60_000) -> None:
     page.wait_for_function(
         f"() => window.formicaryPlayground.frame.epoch >= {epoch}", timeout=timeout
     )
+
+
+def three_arms(rows: int = 360, seed: int = 4) -> bytes:
+    """A CSV ``x1,x2,arm`` of three spiral arms (labels ``arm A/B/C``), three decimals."""
+    rng = np.random.default_rng(seed)
+    lines = ["x1,x2,arm"]
+    for i in range(rows):
+        k = i % 3
+        t = rng.uniform(0.15, 1.0)
+        angle = 2 * np.pi * k / 3 + 3.0 * t
+        x = t * np.array([np.cos(angle), np.sin(angle)]) + rng.normal(0, 0.06, 2)
+        lines.append(f"{x[0]:.3f},{x[1]:.3f},arm {'ABC'[k]}")
+    return ("\n".join(lines) + "\n").encode()
 
 
 def main() -> None:
@@ -98,11 +112,24 @@ def main() -> None:
             page.click("#play")
             page.wait_for_function("() => window.formicaryPlayground.frame.playing === false")
             page.screenshot(path=out / "playground-identity.png", full_page=True)
+
+            # 4. An uploaded CSV with three classes: a softmax output, one colour per class.
+            page.goto(url + "?classes#layers=8,8&act=tanh,tanh&opt=adam&lr=0.03&batch=10&seed=1")
+            page.wait_for_function("() => window.formicaryPlayground?.stats.frames > 0")
+            upload = {"name": "three-spirals.csv", "mimeType": "text/csv", "buffer": three_arms()}
+            page.set_input_files("#csv-file", files=[upload])
+            page.wait_for_function("() => window.formicaryPlayground.setup.sizes.at(-1) === 3")
+            page.click('.node[data-layer="3"][data-neuron="2"]')
+            page.click("#play")
+            wait_for_epoch(page, 250, timeout=120_000)
+            page.click("#play")
+            page.wait_for_function("() => window.formicaryPlayground.frame.playing === false")
+            page.screenshot(path=out / "playground-multiclass.png", full_page=True)
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
-    for name in ("training", "neuron", "identity"):
+    for name in ("training", "neuron", "identity", "multiclass"):
         print(out / f"playground-{name}.png")
 
 
