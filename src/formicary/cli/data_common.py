@@ -33,9 +33,11 @@ __all__ = [
     "handle_missing",
     "json_clean",
     "load_model",
+    "missing_mask",
     "note",
     "split_names",
     "warn_unknown",
+    "without_missing",
     "write_json",
 ]
 
@@ -150,6 +152,37 @@ def check_model_columns(pre: Preprocessor, header: list[str], source: str) -> No
         )
 
 
+def missing_mask(
+    frame: pd.DataFrame,
+    columns: list[str],
+    source: str,
+    drop: bool,
+    remedy: str = "skip those rows",
+) -> np.ndarray:
+    """Which rows of ``frame`` have an empty (or non-finite) cell in ``columns``.
+
+    Unless ``drop`` (``--drop-missing``) allows them, such rows are one error
+    naming the first cells and saying that ``--drop-missing`` would ``remedy``.
+    """
+    from formicary.preprocessing import describe_missing, missing_rows
+
+    mask = missing_rows(frame, columns)
+    if not drop and mask.any():
+        problem = describe_missing(frame, columns, source)
+        raise CLIError(f"{problem}; fill them in, or pass --drop-missing to {remedy}")
+    return mask
+
+
+def without_missing(
+    frame: pd.DataFrame, columns: list[str], source: str, drop: bool
+) -> tuple[pd.DataFrame, int]:
+    """``(frame without rows holding empty cells, rows dropped)``; without ``drop`` they are an error."""
+    mask = missing_mask(frame, columns, source, drop)
+    if not mask.any():
+        return frame, 0
+    return frame.loc[~mask], int(mask.sum())
+
+
 def handle_missing(
     frame: pd.DataFrame,
     columns: list[str],
@@ -158,19 +191,12 @@ def handle_missing(
     err: Any,
     quiet: bool,
 ) -> pd.DataFrame:
-    """Refuse empty cells naming them, or drop their rows with ``--drop-missing``."""
-    from formicary.preprocessing import describe_missing, missing_rows
-
-    problem = describe_missing(frame, columns, source)
-    if problem is None:
-        return frame
-    if not drop:
-        raise CLIError(f"{problem}; fill them in, or pass --drop-missing to skip those rows")
-    mask = missing_rows(frame, columns)
-    kept = frame.loc[~mask]
-    if kept.empty:
-        raise CLIError(f"every row of {source} has a missing value; nothing is left to use")
-    note(err, quiet, f"dropped {int(mask.sum()):,} row(s) with missing values from {source}")
+    """Refuse empty cells naming them, or drop their rows with ``--drop-missing`` and say so."""
+    kept, dropped = without_missing(frame, columns, source, drop)
+    if dropped:
+        if kept.empty:
+            raise CLIError(f"every row of {source} has a missing value; nothing is left to use")
+        note(err, quiet, f"dropped {dropped:,} row(s) with missing values from {source}")
     return kept
 
 

@@ -26,6 +26,7 @@ from formicary.cli.data_common import (
     check_writable,
     consoles,
     load_model,
+    missing_mask,
     split_names,
     warn_unknown,
 )
@@ -114,18 +115,10 @@ def predict(
     def predictions() -> Iterator[pd.DataFrame]:
         import pandas as pd
 
-        from formicary.preprocessing import describe_missing, missing_rows
-
         for chunk in chunks:
-            mask = np.zeros(len(chunk), dtype=bool)
-            problem = describe_missing(chunk, pre.feature_names, source)
-            if problem is not None:
-                if not drop_missing:
-                    raise CLIError(
-                        f"{problem}; fill them in, or pass --drop-missing to leave their "
-                        "predictions empty"
-                    )
-                mask = missing_rows(chunk, pre.feature_names)
+            mask = missing_mask(
+                chunk, pre.feature_names, source, drop_missing, "leave their predictions empty"
+            )
             frame = pd.DataFrame(index=chunk.index)
             for name in kept:
                 frame[name] = chunk[name]

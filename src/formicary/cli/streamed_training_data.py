@@ -25,6 +25,7 @@ from formicary.cli.data_common import (
     check_model_columns,
     note,
     split_names,
+    without_missing,
 )
 from formicary.cli.scores import score_chunk, scores_for, split_metrics
 from formicary.cli.training_data import (
@@ -336,21 +337,6 @@ def _target_kind(column: pd.Series) -> str:
     return "text"
 
 
-def _without_missing(
-    frame: pd.DataFrame, columns: list[str], source: str, drop: bool
-) -> tuple[pd.DataFrame, int]:
-    """``(frame without rows holding empty cells, rows dropped)``; without ``drop`` they are an error."""
-    from formicary.preprocessing import describe_missing, missing_rows
-
-    mask = missing_rows(frame, columns)
-    if not mask.any():
-        return frame, 0
-    if not drop:
-        problem = describe_missing(frame, columns, source)
-        raise CLIError(f"{problem}; fill them in, or pass --drop-missing to skip those rows")
-    return frame.loc[~mask], int(mask.sum())
-
-
 def _first_rows(
     path: Path, rows: int, chunk_size: int, columns: list[str], text_columns: list[str]
 ) -> pd.DataFrame:
@@ -405,7 +391,7 @@ def streamed_data(
 
     # ---- 1. the first rows: kinds of the columns and the task
     sample = _first_rows(data, options.sample_rows, chunk_size, columns, categorical)
-    sample, _ = _without_missing(sample, columns, source, drop)
+    sample, _ = without_missing(sample, columns, source, drop)
     if sample.empty:
         raise CLIError(
             f"every one of the first {options.sample_rows:,} rows of {source} has a missing "
@@ -448,7 +434,7 @@ def streamed_data(
     fraction, seed = options.validation_split, options.seed
     counted = {"rows": 0, "dropped": 0, "validation": 0}
     for chunk in tabular.iter_table(data, chunk_size, columns=columns, text_columns=text):
-        chunk, dropped = _without_missing(chunk, columns, source, drop)
+        chunk, dropped = without_missing(chunk, columns, source, drop)
         counted["dropped"] += dropped
         counted["rows"] += len(chunk)
         if fraction:
@@ -469,13 +455,16 @@ def streamed_data(
     dtype = options.dtype
     read, read_text = _read_columns_of(pre)
 
+    def complete_chunks(path: Path) -> Iterator[pd.DataFrame]:
+        """The chunks of ``path`` to train on or score, without rows with empty cells if ``drop``."""
+        for chunk in tabular.iter_table(path, chunk_size, columns=read, text_columns=read_text):
+            yield chunk.loc[~missing_rows(chunk, read)] if drop else chunk
+
     def chunks(
         path: Path, part: str | None, where: str, seen: dict[str, set[str]] | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(X, codes)`` per chunk of ``path``: the training or validation rows, or all."""
-        for chunk in tabular.iter_table(path, chunk_size, columns=read, text_columns=read_text):
-            if drop:
-                chunk = chunk.loc[~missing_rows(chunk, read)]
+        for chunk in complete_chunks(path):
             if part is not None and fraction:
                 held = _held_out(chunk.index.to_numpy(), fraction, seed)
                 chunk = chunk.loc[held if part == "validation" else ~held]
@@ -520,9 +509,7 @@ def streamed_data(
     def score(net: MLP, loss_obj: Any) -> dict[str, Any]:
         parts = {"train": scores_for(pre), "validation": scores_for(pre)}
         if fraction:  # one more pass scores both parts
-            for chunk in tabular.iter_table(data, chunk_size, columns=read, text_columns=read_text):
-                if drop:
-                    chunk = chunk.loc[~missing_rows(chunk, read)]
+            for chunk in complete_chunks(data):
                 held = _held_out(chunk.index.to_numpy(), fraction, seed)
                 for name, rows in (("train", ~held), ("validation", held)):
                     if rows.any():
