@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_DATASET",
+    "check_labelled_file",
     "check_model_columns",
     "check_writable",
+    "columns_to_read",
     "consoles",
     "handle_missing",
     "json_clean",
@@ -150,6 +152,36 @@ def check_model_columns(pre: Preprocessor, header: list[str], source: str) -> No
             f"{source} lacks column(s) {shown}{more} that the model was trained on; "
             f"the model expects the columns: {expected}"
         )
+
+
+def check_labelled_file(path: Path, pre: Preprocessor, target: str | None = None) -> None:
+    """Fail unless the file has the model's feature columns and the ``target`` column.
+
+    ``target`` defaults to the model's target column (``evaluate --target``
+    names it when a file calls it differently).
+    """
+    from formicary import tabular
+
+    assert pre.target is not None
+    source = str(path)
+    header = tabular.read_columns(path)
+    check_model_columns(pre, header, source)
+    target = pre.target.name if target is None else target
+    tabular.check_columns([target], header, source, role="target column")
+
+
+def columns_to_read(pre: Preprocessor, target: str | None = None) -> tuple[list[str], list[str]]:
+    """``(columns, text_columns)`` to read for training or scoring: the features and ``target``.
+
+    ``target`` defaults to the model's target column; it is read as text when
+    the class labels are text.
+    """
+    assert pre.target is not None
+    target = pre.target.name if target is None else target
+    text = [*pre.text_columns]
+    if pre.target.task == "classification" and _text_classes(pre):
+        text.append(target)
+    return list(dict.fromkeys([*pre.feature_names, target])), text
 
 
 def missing_mask(

@@ -19,9 +19,10 @@ import typer
 from formicary.cli.common import CLIError
 from formicary.cli.data_common import (
     DEFAULT_CHUNK_SIZE,
-    _text_classes,
+    check_labelled_file,
     check_model_columns,
     check_writable,
+    columns_to_read,
     consoles,
     handle_missing,
     json_clean,
@@ -127,13 +128,8 @@ def evaluate(
         raise CLIError("give a data file or --dataset, not both")
     if data is not None:
         source = str(data)
-        header = tabular.read_columns(data)
-        check_model_columns(pre, header, source)
-        tabular.check_columns([target_name], header, source, role="target column")
-        columns = list(dict.fromkeys([*pre.feature_names, target_name]))
-        text = [*pre.text_columns]
-        if pre.target.task == "classification" and _text_classes(pre):
-            text.append(target_name)
+        check_labelled_file(data, pre, target_name)
+        columns, text = columns_to_read(pre, target_name)
         for chunk in tabular.iter_table(data, chunk_size, columns=columns, text_columns=text):
             add(chunk, source)
     else:

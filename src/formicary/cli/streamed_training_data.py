@@ -22,7 +22,8 @@ from formicary.cli.common import CLIError
 from formicary.cli.data_common import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_DATASET,
-    check_model_columns,
+    check_labelled_file,
+    columns_to_read,
     note,
     split_names,
     without_missing,
@@ -31,7 +32,6 @@ from formicary.cli.scores import score_chunk, scores_for, split_metrics
 from formicary.cli.training_data import (
     DataOptions,
     Prepared,
-    _read_columns_of,
     ask_for_target,
     feature_columns,
 )
@@ -453,7 +453,7 @@ def streamed_data(
             "validation rows; use more data or another fraction (0 for none)"
         )
     dtype = options.dtype
-    read, read_text = _read_columns_of(pre)
+    read, read_text = columns_to_read(pre)
 
     def complete_chunks(path: Path) -> Iterator[pd.DataFrame]:
         """The chunks of ``path`` to train on or score, without rows with empty cells if ``drop``."""
@@ -475,12 +475,9 @@ def streamed_data(
     validation_file = options.validation_data
     if validation_file is not None:
         # checked in full now rather than after the first epoch
-        val_source = str(validation_file)
-        val_header = tabular.read_columns(validation_file)
-        check_model_columns(pre, val_header, val_source)
-        tabular.check_columns([target_name], val_header, val_source, role="target column")
+        check_labelled_file(validation_file, pre)
         n_val = 0
-        for X, _ in chunks(validation_file, None, val_source, unknown):
+        for X, _ in chunks(validation_file, None, str(validation_file), unknown):
             n_val += X.shape[0]
 
     def targets(pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple[Any, Any]]:

@@ -21,8 +21,8 @@ import numpy as np
 from formicary.cli.common import CLIError
 from formicary.cli.data_common import (
     DEFAULT_DATASET,
-    _text_classes,
-    check_model_columns,
+    check_labelled_file,
+    columns_to_read,
     handle_missing,
     split_names,
 )
@@ -106,15 +106,6 @@ def ask_for_target(data: Path | None, source: str) -> CLIError:
         f"which column of {source} should the network predict? pass --target NAME "
         f"(its columns are: {columns})"
     )
-
-
-def _read_columns_of(pre: Preprocessor) -> tuple[list[str], list[str]]:
-    """``(columns, text_columns)`` to read for training or scoring: features and target."""
-    assert pre.target is not None
-    text = [*pre.text_columns]
-    if pre.target.task == "classification" and _text_classes(pre):
-        text.append(pre.target.name)
-    return list(dict.fromkeys([*pre.feature_names, pre.target.name])), text
 
 
 # ---------------------------------------------------------------------- loaded whole
@@ -224,10 +215,8 @@ def _validation_table(
 
     assert pre.target is not None
     source = str(path)
-    header = tabular.read_columns(path)
-    check_model_columns(pre, header, source)
-    tabular.check_columns([pre.target.name], header, source, role="target column")
-    columns, text = _read_columns_of(pre)
+    check_labelled_file(path, pre)
+    columns, text = columns_to_read(pre)
     frame = tabular.read_table(path, columns=columns, text_columns=text)
     frame = handle_missing(frame, columns, source, drop_missing, err, quiet)
     X = pre.transform(frame, dtype, source=source, unknown=unknown)
