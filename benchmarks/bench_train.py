@@ -200,6 +200,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         # like the other frameworks' libraries, by one step of a tiny network: they
         # are code, not training memory.
         formicary.backend.use("numpy" if spec["framework"] == "formicary-numpy" else "auto")
+        formicary.backend.kernels()  # loaded now, whatever the length of the run
         small = tuple(spec["sizes"]) == common.SMALL
         warm_net = formicary.MLP(
             [4, 3, 2],

@@ -170,6 +170,28 @@ def test_small_predictions_do_not_import_numba():
     assert result.stdout.strip() == "False"
 
 
+def test_auto_loads_numba_only_for_runs_long_enough_to_gain():
+    """A short fit stays on NumPy (importing Numba would cost more than it saves); a long one loads it."""
+    assert not backend.worth_loading(steps=1000, parameters=5000)
+    assert backend.worth_loading(steps=300 * 10, parameters=235_146)  # 10 epochs of Fashion-MNIST
+    assert backend.worth_loading(steps=float("inf"), parameters=10)  # a stream of unknown length
+    script = (
+        "import sys, numpy as np, formicary as fc\n"
+        "X, y = np.ones((64, 20)), np.arange(64) % 2\n"
+        "net = fc.MLP([20, 100, 100, 2], output_activation='softmax')\n"
+        "net.fit(X, y, epochs=3, batch_size=32)\n"
+        "print('numba' in sys.modules)\n"
+        "class Stop(fc.Callback):\n"
+        "    def on_batch_end(self, net, batch, logs):\n"
+        "        net.stop_training = True\n"
+        "net.fit(X, y, epochs=1_000_000, batch_size=32, callbacks=[Stop()])\n"
+        "print('numba' in sys.modules, net.history.epochs)\n"
+    )
+    result = _python(script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "1"]
+
+
 def test_a_diverging_run_is_still_caught():
     backend.use("numba")
     X = np.ones((8, 2))

@@ -228,7 +228,7 @@ class _Workspace:
         last = len(net.layers) - 1
         self.kinds = [_hidden_kind(act) for act in self.activations[:-1]]
         self.generation = _backend.generation
-        kernels = _backend.kernels()
+        kernels = _backend.kernels(load=False)  # fit decides whether loading them pays
         self.fused = [_fused_layer(act, dtype, kernels) for act in self.activations[:-1]]
         self.fused.append(_fused_output(self.activations[-1], net.layers[-1].n_out, kernels))
         self.z: list[np.ndarray] = []

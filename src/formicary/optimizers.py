@@ -325,7 +325,7 @@ class Optimizer:
         same arithmetic in one pass.
         """
         update = self._update
-        compiled = _backend.kernels()
+        compiled = _backend.kernels(load=False)  # fit decides whether loading them pays
         for param, grad, state, tmp in chunks:
             if compiled is not None and _fusable(param, grad, state):
                 self._compiled(compiled, param.reshape(-1), grad.reshape(-1), state)

@@ -51,6 +51,7 @@ from formicary.training import (
     _Progress,
     finish,
     interrupted,
+    prepare_kernels,
     run_hooks,
 )
 from formicary.validation import as_float_array, check_finite, check_targets
@@ -926,6 +927,8 @@ def fit_stream(
     history = History(metric_name=metric_name, loss_name=loss.name)
     net.history = history
     net.stop_training = False
+    rows = stream.n_samples
+    prepare_kernels(net, epochs * -(-rows // batch_size) if rows else float("inf"))
     progress_bar = _Progress(epochs, progress)
     started = False
     try:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from formicary import backend as _backend
 from formicary import losses as _losses
 from formicary import metrics as _metrics
 from formicary import optimizers as _optimizers
@@ -340,6 +341,7 @@ def fit(
 
     n = X.shape[0]
     size = n if batch_size is None else min(int(batch_size), n)
+    prepare_kernels(net, epochs * -(-n // size))
     history = History(metric_name=metric_name, loss_name=loss.name)
     net.history = history
     net.stop_training = False
@@ -398,6 +400,11 @@ def fit(
     finally:
         progress_bar.close()
     return finish(net, history, hooks, stopper)
+
+
+def prepare_kernels(net: MLP, steps: float) -> None:
+    """Load the compiled kernels (:mod:`formicary.backend`) if this run is long enough to gain from them."""
+    _backend.kernels(load=_backend.worth_loading(steps, net.parameter_count))
 
 
 def run_hooks(
