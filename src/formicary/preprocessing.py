@@ -37,9 +37,9 @@ Stored layout (``to_dict``)::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -60,6 +60,9 @@ __all__ = [
     "Preprocessor",
     "Target",
     "as_text",
+    "center_and_scale",
+    "check_category_count",
+    "check_class_count",
     "describe_missing",
     "infer_task",
     "is_numeric",
@@ -415,19 +418,14 @@ class Preprocessor:
             column = frame[name]
             if name not in categorical and (column.dtype.kind in "biuf" or is_numeric(column)):
                 values = numeric_values(column, source)
-                specs.append(NumericFeature(name, *_scaling_of(values, scaling)))
+                specs.append(NumericFeature(name, *center_and_scale(values, scaling)))
                 continue
             if name not in categorical:
                 _, share = _looks_numeric(column)
                 if share >= 0.5:
                     numeric_values(column, source)  # raises, naming the bad cells
             levels = sorted(set(as_text(column)))
-            if len(levels) > max_categories:
-                raise ValueError(
-                    f"column {name!r} of {source} holds text with {len(levels)} distinct values, "
-                    f"too many to one-hot encode (limit {max_categories}); it looks like an "
-                    f"identifier or free text: leave it out with --exclude {name}"
-                )
+            check_category_count(name, len(levels), source, limit=max_categories)
             specs.append(CategoricalFeature(name, levels))
         fitted_target = None
         if target is not None:
@@ -675,8 +673,37 @@ def is_numeric(column: pd.Series) -> bool:
     return numeric
 
 
-def _scaling_of(values: np.ndarray, scaling: str) -> tuple[float, float]:
-    """``(center, scale)`` of a numeric column; a constant column keeps scale 1."""
+class _Summary(Protocol):
+    """What :func:`center_and_scale` reads of a column: a NumPy array has these methods."""
+
+    def mean(self) -> Any: ...
+    def std(self) -> Any: ...
+    def min(self) -> Any: ...
+    def max(self) -> Any: ...
+
+
+def center_and_scale(values: np.ndarray | _Summary, scaling: str) -> tuple[float, float]:
+    """``(c, s)`` of a numeric column's scaling ``x = (v - c) / s``.
+
+    ``standard``: the mean and the population standard deviation
+    ``sqrt(sum_i (v_i - mean)^2 / n)``; ``minmax``: the minimum and the range;
+    ``none``: ``(0, 1)``. A constant column (zero or non-finite spread) keeps
+    ``s = 1``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray or summary
+        The column's values, or any object with the same ``mean()``, ``std()``
+        (population), ``min()`` and ``max()`` methods: ``formicary train
+        --stream`` passes statistics gathered chunk by chunk, so that a file
+        read in chunks is scaled by the same rule as a table loaded whole.
+    scaling : {"standard", "minmax", "none"}
+
+    Returns
+    -------
+    tuple of float
+        ``(center, scale)``; only the statistics the scaling needs are read.
+    """
     if scaling == "none":
         return 0.0, 1.0
     if scaling == "minmax":
@@ -685,6 +712,88 @@ def _scaling_of(values: np.ndarray, scaling: str) -> tuple[float, float]:
     center = float(values.mean())
     spread = float(values.std())
     return center, spread if spread > 0 and math.isfinite(spread) else 1.0
+
+
+def check_category_count(
+    name: str, count: int, source: str, *, limit: int = MAX_CATEGORIES, complete: bool = True
+) -> None:
+    """Refuse a text column with more than ``limit`` categories to one-hot encode.
+
+    Parameters
+    ----------
+    name : str
+        The column.
+    count : int
+        Its distinct values (all of them, or those seen so far).
+    source : str
+        Names the table in the message.
+    limit : int
+        The most categories one-hot encoded (:data:`MAX_CATEGORIES` by default).
+    complete : bool
+        ``False`` while a file is still being read in chunks: ``count`` is
+        then a lower bound, and the message says "more than".
+
+    Raises
+    ------
+    ValueError
+        When ``count > limit``; the column is probably an identifier or free
+        text, and the message says how to leave it out.
+    """
+    if count <= limit:
+        return
+    how_many = (
+        f"{count} distinct values, too many to one-hot encode (limit {limit})"
+        if complete
+        else f"more than {limit} distinct values, too many to one-hot encode"
+    )
+    raise ValueError(
+        f"column {name!r} of {source} holds text with {how_many}; it looks like an "
+        f"identifier or free text: leave it out with --exclude {name}"
+    )
+
+
+def check_class_count(
+    name: str, classes: Collection[Any], source: str, *, complete: bool = True
+) -> None:
+    """Refuse a classification target with a single class or more than :data:`MAX_CLASSES`.
+
+    Parameters
+    ----------
+    name : str
+        The target column.
+    classes : collection
+        Its distinct labels (all of them, or those seen so far).
+    source : str
+        Names the table in the message.
+    complete : bool
+        ``False`` while a file is still being read in chunks: ``classes`` are
+        those seen so far, so only the upper limit is checked and the message
+        says "more than".
+
+    Raises
+    ------
+    ValueError
+        With fewer than two classes, or more than :data:`MAX_CLASSES` (a
+        quantity to regress rather than classes).
+    """
+    count = len(classes)
+    if complete and count < 2:
+        only = next(iter(classes), None)
+        raise ValueError(
+            f"target column {name!r} of {source} holds a single class ({only!r}); "
+            "classification needs at least two classes: check the column or the rows kept"
+        )
+    if count <= MAX_CLASSES:
+        return
+    if complete:
+        raise ValueError(
+            f"target column {name!r} holds {count} distinct values, too many classes "
+            f"(limit {MAX_CLASSES}); if it is a quantity, use --task regression"
+        )
+    raise ValueError(
+        f"target column {name!r} of {source} holds more than {MAX_CLASSES} distinct values, "
+        "too many classes; if it is a quantity, use --task regression"
+    )
 
 
 def _fit_target(column: pd.Series, task: str, source: str) -> Target:
@@ -698,7 +807,7 @@ def _fit_target(column: pd.Series, task: str, source: str) -> Target:
                 "use --task classification (or leave --task to be inferred)"
             )
         values = numeric_values(column, source)
-        center, scale = _scaling_of(values, "standard")
+        center, scale = center_and_scale(values, "standard")
         return Target(name, "regression", center=center, scale=scale)
     if column.dtype.kind in "iuf" or (column.dtype.kind != "b" and is_numeric(column)):
         values = numeric_values(column, source)
@@ -710,17 +819,7 @@ def _fit_target(column: pd.Series, task: str, source: str) -> Target:
         classes = [str(c) for c in column.cat.categories if str(c) in present]
     else:
         classes = sorted(set(as_text(column)))
-    if len(classes) < 2:
-        only = classes[0] if classes else None
-        raise ValueError(
-            f"target column {name!r} of {source} holds a single class ({only!r}); "
-            "classification needs at least two classes: check the column or the rows kept"
-        )
-    if len(classes) > MAX_CLASSES:
-        raise ValueError(
-            f"target column {name!r} holds {len(classes)} distinct values, too many classes "
-            f"(limit {MAX_CLASSES}); if it is a quantity, use --task regression"
-        )
+    check_class_count(name, classes, source)
     return Target(name, "classification", classes)
 
 

@@ -132,38 +132,48 @@ class _Moments:
     mean ``mu_b`` and squared deviations ``M_b`` joining ``n`` values,
     ``delta = mu_b - mu``, ``mu += delta m / (n + m)``,
     ``M += M_b + delta^2 n m / (n + m)``; the standard deviation is ``sqrt(M / n)``,
-    the population one that :class:`Preprocessor` uses in memory.
+    the population one that :class:`Preprocessor` uses in memory. The methods
+    ``mean()``, ``std()``, ``min()`` and ``max()`` are those of a NumPy array
+    that :func:`formicary.preprocessing.center_and_scale` reads.
     """
 
     def __init__(self) -> None:
         self.n = 0
-        self.mean = 0.0
-        self.m2 = 0.0
-        self.low = math.inf
-        self.high = -math.inf
+        self._mean = 0.0
+        self._m2 = 0.0
+        self._low = math.inf
+        self._high = -math.inf
 
     def add(self, values: np.ndarray) -> None:
+        """Merge a chunk of values."""
         m = values.shape[0]
         if not m:
             return
         mean = float(values.mean())
         m2 = float(np.square(values - mean).sum())
         total = self.n + m
-        delta = mean - self.mean
-        self.mean += delta * m / total
-        self.m2 += m2 + delta * delta * self.n * m / total
+        delta = mean - self._mean
+        self._mean += delta * m / total
+        self._m2 += m2 + delta * delta * self.n * m / total
         self.n = total
-        self.low = min(self.low, float(values.min()))
-        self.high = max(self.high, float(values.max()))
+        self._low = min(self._low, float(values.min()))
+        self._high = max(self._high, float(values.max()))
 
-    def center_scale(self, scaling: str) -> tuple[float, float]:
-        """``(c, s)`` of ``x = (v - c) / s``, as :class:`Preprocessor` computes them in memory."""
-        if scaling == "none":
-            return 0.0, 1.0
-        if scaling == "minmax":
-            return self.low, (self.high - self.low) if self.high > self.low else 1.0
-        spread = math.sqrt(self.m2 / self.n) if self.n else 0.0
-        return self.mean, spread if spread > 0 and math.isfinite(spread) else 1.0
+    def mean(self) -> float:
+        """The mean of every value added (0 before any)."""
+        return self._mean
+
+    def std(self) -> float:
+        """The population standard deviation ``sqrt(M / n)`` (0 before any value)."""
+        return math.sqrt(self._m2 / self.n) if self.n else 0.0
+
+    def min(self) -> float:
+        """The smallest value added (``inf`` before any)."""
+        return self._low
+
+    def max(self) -> float:
+        """The largest value added (``-inf`` before any)."""
+        return self._high
 
 
 class _ExactPreprocessing:
@@ -198,18 +208,14 @@ class _ExactPreprocessing:
         self.labels: set[Any] = set()
 
     def add(self, chunk: pd.DataFrame) -> None:
-        from formicary.preprocessing import MAX_CATEGORIES, as_text, numeric_values
+        """Gather a chunk's statistics, categories and classes, checking its cells."""
+        from formicary.preprocessing import as_text, check_category_count, numeric_values
 
         for name, moments in self.moments.items():
             moments.add(numeric_values(chunk[name], self.source))
         for name, seen in self.categories.items():
             seen.update(as_text(chunk[name]).tolist())
-            if len(seen) > MAX_CATEGORIES:
-                raise CLIError(
-                    f"column {name!r} of {self.source} holds text with more than "
-                    f"{MAX_CATEGORIES} distinct values, too many to one-hot encode; it looks "
-                    f"like an identifier or free text: leave it out with --exclude {name}"
-                )
+            check_category_count(name, len(seen), self.source, complete=False)
         column = chunk[self.target]
         if self.task == "regression":
             self.target_moments.add(self._numbers(column))
@@ -265,13 +271,10 @@ class _ExactPreprocessing:
             )
 
     def _check_class_count(self) -> None:
-        from formicary.preprocessing import MAX_CLASSES
+        """Refuse more classes than a network is built for, as soon as they are seen."""
+        from formicary.preprocessing import check_class_count
 
-        if len(self.labels) > MAX_CLASSES:
-            raise CLIError(
-                f"target column {self.target!r} of {self.source} holds more than {MAX_CLASSES} "
-                "distinct values, too many classes; if it is a quantity, use --task regression"
-            )
+        check_class_count(self.target, self.labels, self.source, complete=False)
 
     def result(self, scaling: str) -> Preprocessor:
         """The fitted :class:`Preprocessor` (features in the order of ``kinds``)."""
@@ -280,6 +283,8 @@ class _ExactPreprocessing:
             NumericFeature,
             Preprocessor,
             Target,
+            center_and_scale,
+            check_class_count,
             json_value,
         )
 
@@ -287,12 +292,12 @@ class _ExactPreprocessing:
         for spec in self.kinds.features:
             if spec.kind == "numeric":
                 features.append(
-                    NumericFeature(spec.name, *self.moments[spec.name].center_scale(scaling))
+                    NumericFeature(spec.name, *center_and_scale(self.moments[spec.name], scaling))
                 )
             else:
                 features.append(CategoricalFeature(spec.name, sorted(self.categories[spec.name])))
         if self.task == "regression":
-            center, scale = self.target_moments.center_scale("standard")
+            center, scale = center_and_scale(self.target_moments, "standard")
             return Preprocessor(
                 features, Target(self.target, "regression", center=center, scale=scale), scaling
             )
@@ -313,12 +318,7 @@ class _ExactPreprocessing:
             classes = known + sorted(self.labels - set(known))
         else:
             classes = sorted(self.labels)
-        if len(classes) < 2:
-            only = classes[0] if classes else None
-            raise CLIError(
-                f"target column {self.target!r} of {self.source} holds a single class ({only!r}); "
-                "classification needs at least two classes: check the column or the rows kept"
-            )
+        check_class_count(self.target, classes, self.source)
         return Preprocessor(features, Target(self.target, "classification", classes), scaling)
 
 
