@@ -797,6 +797,7 @@ def check_class_count(
 
 
 def _fit_target(column: pd.Series, task: str, source: str) -> Target:
+    """The target of a column: standardised for regression, or its classes in order."""
     name = str(column.name)
     inferred, _ = infer_task(column)
     task = inferred if task == "auto" else task

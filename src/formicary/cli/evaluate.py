@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 
 class Split(str, Enum):
+    """The part of a built-in data set ``evaluate --split`` measures on: ``test``, ``train`` or ``all``."""
+
     test = "test"
     train = "train"
     all = "all"
@@ -117,6 +119,7 @@ def evaluate(
     unknown: dict[str, set[str]] = {}
 
     def add(frame: pd.DataFrame, source: str) -> None:
+        """Score one chunk (or part of a data set) into ``scores``."""
         frame = handle_missing(
             frame, [*pre.feature_names, target_name], source, drop_missing, err, quiet
         )
@@ -172,6 +175,13 @@ def evaluate(
 
 
 def _evaluation_tables(result: dict[str, Any], width: int = 80) -> list[Any]:
+    """Rich renderables of an evaluation result.
+
+    Regression: one table of R^2, MAE, RMSE and loss. Classification: per-class
+    precision/recall/F1 with their averages, accuracy and loss, then the
+    confusion matrix, whose columns are the class names when they fit in
+    ``width`` characters and numbers otherwise.
+    """
     from rich.table import Table
     from rich.text import Text
 

@@ -138,6 +138,7 @@ def info(
 
 
 def _print_preprocessing(console: Any, pre: Preprocessor) -> None:
+    """Print the stored preprocessing: each column's encoding, then the target's."""
     from rich.table import Table
 
     console.print(

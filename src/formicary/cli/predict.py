@@ -113,6 +113,7 @@ def predict(
     unknown: dict[str, set[str]] = {}
 
     def predictions() -> Iterator[pd.DataFrame]:
+        """One output frame per input chunk: kept columns, prediction, probabilities."""
         import pandas as pd
 
         for chunk in chunks:

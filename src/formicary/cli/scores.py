@@ -52,9 +52,11 @@ class ClassificationScores:
 
     @property
     def samples(self) -> int:
+        """Rows scored so far."""
         return int(self.confusion.sum())
 
     def result(self) -> dict[str, Any]:
+        """Samples, mean loss, accuracy, macro F1, per-class and averaged scores, the matrix."""
         c = self.confusion.astype(np.float64)
         n = c.sum()
         correct = np.diag(c)
@@ -116,6 +118,7 @@ class RegressionScores:
         self.loss_total = 0.0
 
     def update(self, true: np.ndarray, predicted: np.ndarray, loss: float | None = None) -> None:
+        """Add a chunk: true and predicted values, and its mean loss."""
         true = np.asarray(true, dtype=np.float64)
         residual = true - np.asarray(predicted, dtype=np.float64)
         u = true - self.shift
@@ -129,9 +132,11 @@ class RegressionScores:
 
     @property
     def samples(self) -> int:
+        """Rows scored so far."""
         return self.n
 
     def result(self) -> dict[str, Any]:
+        """Samples, mean loss, R^2 (``None`` for a constant target), MAE, RMSE and MSE."""
         n = self.n
         if not n:
             return {"task": "regression", "samples": 0}

@@ -244,6 +244,7 @@ class _ExactPreprocessing:
         return converted.to_numpy(dtype=np.float64)
 
     def _add_numeric_labels(self, column: pd.Series) -> None:
+        """Gather numeric class labels; refuse fractions or too many levels for an inferred task."""
         from formicary.preprocessing import CLASSIFICATION_MAX_INTEGER_LEVELS
 
         values = self._numbers(column)
@@ -481,6 +482,7 @@ def streamed_data(
             n_val += X.shape[0]
 
     def targets(pairs: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple[Any, Any]]:
+        """``(X, y)`` pairs: the codes as the output layer's targets."""
         for X, codes in pairs:
             yield X, pre.network_targets(codes, dtype)
 
@@ -504,6 +506,7 @@ def streamed_data(
         )
 
     def score(net: MLP, loss_obj: Any) -> dict[str, Any]:
+        """The final metrics of the training and validation rows, read once more."""
         parts = {"train": scores_for(pre), "validation": scores_for(pre)}
         if fraction:  # one more pass scores both parts
             for chunk in complete_chunks(data):

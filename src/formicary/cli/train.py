@@ -43,17 +43,27 @@ if TYPE_CHECKING:
 
 
 class Task(str, Enum):
+    """What ``train --task`` learns: ``auto`` infers classification or regression from the target."""
+
     auto = "auto"
     classification = "classification"
     regression = "regression"
 
 
 class DType(str, Enum):
+    """The floating-point precision of the network's weights and inputs (``--dtype``)."""
+
     float32 = "float32"
     float64 = "float64"
 
 
 class Scale(str, Enum):
+    """Numeric feature scaling (``--scale``), see :func:`formicary.preprocessing.center_and_scale`.
+
+    ``auto`` is ``standard`` for files and the data set's own choice for
+    built-in sets (``minmax`` for images).
+    """
+
     auto = "auto"
     standard = "standard"
     minmax = "minmax"
@@ -62,6 +72,7 @@ class Scale(str, Enum):
 
 # ---------------------------------------------------------------------- option parsing
 def _hidden_sizes(text: str) -> list[int]:
+    """The hidden layer sizes of ``--hidden``: ``"64,32"`` -> ``[64, 32]``; ``""``, ``none``, ``0`` -> ``[]``."""
     if text.strip() in ("", "none", "0"):
         return []
     sizes = []
@@ -92,6 +103,7 @@ def _progress_callback(console: Any, epochs: int, metric: str, samples: int | No
     short = {"accuracy": "acc", "r2": "R²"}.get(metric, metric)
 
     def describe(logs: dict[str, Any]) -> str:
+        """``loss 0.1234 acc 0.9500 │ val loss ...``: an epoch's numbers on one line."""
         parts = [f"loss {logs['loss']:.4f}"]
         if metric in logs:
             parts.append(f"{short} {logs[metric]:.4f}")
@@ -102,6 +114,8 @@ def _progress_callback(console: Any, epochs: int, metric: str, samples: int | No
         return " ".join(parts)
 
     class RichProgress(Callback):
+        """The progress bar (or plain lines) driven by the training hooks."""
+
         def __init__(self) -> None:
             self.live = bool(console.is_terminal)
             self.every = max(1, epochs // 10)

@@ -182,6 +182,7 @@ def loaded_data(
         )
 
     def score(net: MLP, loss_obj: Any) -> dict[str, Any]:
+        """The final metrics of every part: train, validation and a built-in set's test part."""
         metrics: dict[str, Any] = {}
         parts = [("train", X_train, codes_train), ("validation", X_val, codes_val)]
         if test is not None:
