@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 pd = pytest.importorskip("pandas")
 
-from formicary.preprocessing import Preprocessor, infer_task  # noqa: E402
+from formicary.preprocessing import (  # noqa: E402
+    Preprocessor,
+    check_category_count,
+    check_class_count,
+    infer_task,
+    numeric_values,
+    target_kind,
+)
 
 
 @pytest.fixture
@@ -236,3 +243,82 @@ def test_categorical_target_keeps_its_category_order() -> None:
     np.testing.assert_array_equal(pre.encode_target(frame["y"]), [0, 2, 1, 0])
     # read back from a file the labels are plain text: the stored order still applies
     np.testing.assert_array_equal(pre.encode_target(pd.Series(["high", "mid"], name="y")), [2, 1])
+
+
+@pytest.mark.parametrize(
+    ("labels", "kind", "classes"),
+    [
+        (pd.Series([True, False, True]), "bool", [False, True]),
+        (pd.Series([10, 9, 10]), "numeric", [9, 10]),
+        (pd.Series(["10", "9", "10"]), "numeric", [9, 10]),  # numbers, not "10" < "9"
+        (pd.Series(["b", "a", "b"]), "text", ["a", "b"]),
+        (
+            pd.Series(pd.Categorical(["3", "1", "2", "3"], categories=["3", "1", "2"])),
+            "categorical",
+            ["3", "1", "2"],  # the categories' order, though they look like numbers
+        ),
+        (
+            pd.Series(pd.Categorical(["b", "c"], categories=["c", "b", "a"])),
+            "categorical",
+            ["c", "b"],  # a category no row holds is no class
+        ),
+    ],
+)
+def test_target_kind_decides_the_class_order(labels: pd.Series, kind: str, classes: list) -> None:
+    frame = pd.DataFrame({"x": np.arange(len(labels), dtype=float), "y": labels})
+    assert target_kind(frame["y"]) == kind
+    pre = Preprocessor.fit(frame, "y", task="classification")
+    assert pre.target is not None and pre.target.classes == classes
+    codes = pre.encode_target(frame["y"])  # each row's code is its label's place in the classes
+    assert [str(classes[code]) for code in codes] == [str(v) for v in frame["y"]]
+
+
+def test_categorical_target_of_numbers_can_still_be_regressed() -> None:
+    grades = pd.Categorical(["3", "1", "2", "3"], categories=["3", "1", "2"])
+    pre = Preprocessor.fit(
+        pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": grades}), "y", task="regression"
+    )
+    assert pre.target is not None and pre.target.center == pytest.approx(2.25)
+
+
+def test_too_many_classes_names_the_file_the_count_and_the_limit() -> None:
+    frame = pd.DataFrame({"x": np.arange(150.0), "y": [f"c{i}" for i in range(150)]})
+    expected = (
+        "target column 'y' of big.csv holds 150 distinct values, too many classes (limit 100); "
+        "if it is a quantity, use --task regression"
+    )
+    with pytest.raises(ValueError) as caught:
+        Preprocessor.fit(frame, "y", source="big.csv")
+    assert str(caught.value) == expected
+    # read in chunks: the count of the rows read so far, and no verdict on a single class yet
+    check_class_count("y", {"a"}, "big.csv", rows=10_000)
+    with pytest.raises(ValueError) as caught:
+        check_class_count("y", set(range(137)), "big.csv", rows=20_000)
+    assert str(caught.value) == expected.replace(
+        "150 distinct values", "137 distinct values in its first 20,000 rows"
+    )
+
+
+def test_too_many_categories_names_the_file_the_count_and_the_limit() -> None:
+    frame = pd.DataFrame({"name": [f"n{i}" for i in range(60)], "y": [0, 1] * 30})
+    expected = (
+        "column 'name' of people.csv holds text with 60 distinct values, too many to one-hot "
+        "encode (limit 50); it looks like an identifier or free text: leave it out with "
+        "--exclude name"
+    )
+    with pytest.raises(ValueError) as caught:
+        Preprocessor.fit(frame, "y", source="people.csv")
+    assert str(caught.value) == expected
+    with pytest.raises(ValueError) as caught:
+        check_category_count("name", 51, "people.csv", rows=1_500)
+    assert str(caught.value) == expected.replace(
+        "60 distinct values", "51 distinct values in its first 1,500 rows"
+    )
+
+
+def test_numeric_values_ends_with_the_remedy_given() -> None:
+    column = pd.Series(["1", "2", "x"], name="code")
+    with pytest.raises(ValueError, match=r"row 3 holds 'x'; treat it.*--categorical code\)$"):
+        numeric_values(column, "a.csv", remedy="treat it (--categorical code)")
+    with pytest.raises(ValueError, match=r"'code' of a.csv is numeric but row 3 holds 'x'; fix"):
+        numeric_values(column, "a.csv")

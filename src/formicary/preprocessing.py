@@ -12,9 +12,10 @@ transformation:
 * a categorical (text) feature with categories ``g_1..g_m`` becomes ``m``
   one-hot inputs ``x = [v == g_1, ..., v == g_m]`` (a category never seen in
   training gives all zeros);
-* the target is either class labels, encoded as ``0..K-1`` in sorted order
-  (a pandas categorical column keeps its categories' order)
-  (the network's outputs ``a^(L)`` are class probabilities), or a number
+* the target is either class labels, encoded as ``0..K-1`` in the order
+  :func:`target_kind` gives: numbers in increasing order, text sorted, and a
+  pandas categorical column in its categories' order, even when they look
+  like numbers (the network's outputs ``a^(L)`` are class probabilities), or a number
   ``t`` standardised as ``(t - c) / s`` for regression (predictions are mapped
   back with ``c + s * a^(L)``).
 
@@ -63,12 +64,14 @@ __all__ = [
     "center_and_scale",
     "check_category_count",
     "check_class_count",
+    "check_regression_target",
     "describe_missing",
     "infer_task",
     "is_numeric",
     "json_value",
     "missing_rows",
     "numeric_values",
+    "target_kind",
 ]
 
 FORMAT = "formicary-tabular"
@@ -150,7 +153,7 @@ def describe_missing(frame: pd.DataFrame, columns: Sequence[str], source: str) -
 
 
 # ---------------------------------------------------------------------- columns
-def numeric_values(column: pd.Series, source: str) -> np.ndarray:
+def numeric_values(column: pd.Series, source: str, *, remedy: str | None = None) -> np.ndarray:
     """A column's values as float64, or a ValueError naming the first non-numeric cells.
 
     Parameters
@@ -159,6 +162,9 @@ def numeric_values(column: pd.Series, source: str) -> np.ndarray:
         A column of numbers, or of text holding numbers.
     source : str
         Where the column comes from (a file name), for the error message.
+    remedy : str, optional
+        How to fix non-numeric cells, ending the message (default: fix them,
+        or treat the column as a category with ``--categorical``).
 
     Returns
     -------
@@ -180,9 +186,12 @@ def numeric_values(column: pd.Series, source: str) -> np.ndarray:
             f"row {_row(column.index[i])} holds {column.iloc[i]!r}" for i in positions[:_SHOWN]
         )
         more = f" (and {len(positions) - _SHOWN} more)" if len(positions) > _SHOWN else ""
+        if remedy is None:
+            remedy = (
+                f"fix those cells, or treat the column as a category (--categorical {column.name})"
+            )
         raise ValueError(
-            f"column {column.name!r} of {source} is numeric but {shown}{more}; "
-            f"fix those cells, or treat the column as a category (--categorical {column.name})"
+            f"column {column.name!r} of {source} is numeric but {shown}{more}; {remedy}"
         )
     return converted.to_numpy(dtype=np.float64)
 
@@ -714,8 +723,14 @@ def center_and_scale(values: np.ndarray | _Summary, scaling: str) -> tuple[float
     return center, spread if spread > 0 and math.isfinite(spread) else 1.0
 
 
+def _counted(count: int, rows: int | None) -> str:
+    """``"137 distinct values"``, and ``" in its first 20,000 rows"`` while a file is read."""
+    where = "" if rows is None else f" in its first {rows:,} rows"
+    return f"{count:,} distinct values{where}"
+
+
 def check_category_count(
-    name: str, count: int, source: str, *, limit: int = MAX_CATEGORIES, complete: bool = True
+    name: str, count: int, source: str, *, limit: int = MAX_CATEGORIES, rows: int | None = None
 ) -> None:
     """Refuse a text column with more than ``limit`` categories to one-hot encode.
 
@@ -724,14 +739,14 @@ def check_category_count(
     name : str
         The column.
     count : int
-        Its distinct values (all of them, or those seen so far).
+        Its distinct values.
     source : str
         Names the table in the message.
     limit : int
         The most categories one-hot encoded (:data:`MAX_CATEGORIES` by default).
-    complete : bool
-        ``False`` while a file is still being read in chunks: ``count`` is
-        then a lower bound, and the message says "more than".
+    rows : int, optional
+        While a file is read in chunks, the rows read so far: ``count`` is
+        then of those rows, and the message says so.
 
     Raises
     ------
@@ -741,19 +756,15 @@ def check_category_count(
     """
     if count <= limit:
         return
-    how_many = (
-        f"{count} distinct values, too many to one-hot encode (limit {limit})"
-        if complete
-        else f"more than {limit} distinct values, too many to one-hot encode"
-    )
     raise ValueError(
-        f"column {name!r} of {source} holds text with {how_many}; it looks like an "
-        f"identifier or free text: leave it out with --exclude {name}"
+        f"column {name!r} of {source} holds text with {_counted(count, rows)}, too many to "
+        f"one-hot encode (limit {limit}); it looks like an identifier or free text: "
+        f"leave it out with --exclude {name}"
     )
 
 
 def check_class_count(
-    name: str, classes: Collection[Any], source: str, *, complete: bool = True
+    name: str, classes: Collection[Any], source: str, *, rows: int | None = None
 ) -> None:
     """Refuse a classification target with a single class or more than :data:`MAX_CLASSES`.
 
@@ -762,13 +773,13 @@ def check_class_count(
     name : str
         The target column.
     classes : collection
-        Its distinct labels (all of them, or those seen so far).
+        Its distinct labels.
     source : str
         Names the table in the message.
-    complete : bool
-        ``False`` while a file is still being read in chunks: ``classes`` are
-        those seen so far, so only the upper limit is checked and the message
-        says "more than".
+    rows : int, optional
+        While a file is read in chunks, the rows read so far: ``classes`` are
+        then those of these rows, so only the upper limit is checked (more
+        classes may follow) and the message names the rows.
 
     Raises
     ------
@@ -777,7 +788,7 @@ def check_class_count(
         quantity to regress rather than classes).
     """
     count = len(classes)
-    if complete and count < 2:
+    if rows is None and count < 2:
         only = next(iter(classes), None)
         raise ValueError(
             f"target column {name!r} of {source} holds a single class ({only!r}); "
@@ -785,38 +796,82 @@ def check_class_count(
         )
     if count <= MAX_CLASSES:
         return
-    if complete:
-        raise ValueError(
-            f"target column {name!r} holds {count} distinct values, too many classes "
-            f"(limit {MAX_CLASSES}); if it is a quantity, use --task regression"
-        )
     raise ValueError(
-        f"target column {name!r} of {source} holds more than {MAX_CLASSES} distinct values, "
-        "too many classes; if it is a quantity, use --task regression"
+        f"target column {name!r} of {source} holds {_counted(count, rows)}, too many classes "
+        f"(limit {MAX_CLASSES}); if it is a quantity, use --task regression"
     )
 
 
+def target_kind(column: pd.Series) -> str:
+    """How a classification target's labels are read, which decides the order of the classes.
+
+    The classes ``0..K-1`` of the output layer follow this order, both for a
+    table loaded whole and for ``formicary train --stream``.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        The target column (its first rows, when a file is read in chunks).
+
+    Returns
+    -------
+    {"bool", "categorical", "numeric", "text"}
+        ``"bool"``: a boolean column, classes ``False`` then ``True``;
+        ``"categorical"``: a pandas categorical column (e.g. a Parquet
+        dictionary column), classes its categories as text in the
+        categories' order, even when they look like numbers (``"3", "1",
+        "2"`` stay in that order); ``"numeric"``: numbers, or text whose every
+        cell is a number, classes the numbers in increasing order (``2``
+        before ``10``); ``"text"``: anything else, classes sorted as text.
+    """
+    if column.dtype.kind == "b":
+        return "bool"
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return "categorical"
+    if is_numeric(column):
+        return "numeric"
+    return "text"
+
+
+def check_regression_target(column: pd.Series) -> None:
+    """Refuse a regression target that is not numbers.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        The target column (its first rows, when a file is read in chunks).
+
+    Raises
+    ------
+    ValueError
+        Unless :func:`is_numeric` holds: numbers, booleans, or text or
+        categories whose every cell is a number.
+    """
+    if not is_numeric(column):
+        raise ValueError(
+            f"target column {str(column.name)!r} holds text, which cannot be regressed; "
+            "use --task classification (or leave --task to be inferred)"
+        )
+
+
 def _fit_target(column: pd.Series, task: str, source: str) -> Target:
-    """The target of a column: standardised for regression, or its classes in order."""
+    """The target of a column: standardised for regression, or classes in target_kind's order."""
     name = str(column.name)
     inferred, _ = infer_task(column)
     task = inferred if task == "auto" else task
     if task == "regression":
-        if column.dtype.kind not in "biuf" and not is_numeric(column):
-            raise ValueError(
-                f"target column {name!r} holds text, which cannot be regressed; "
-                "use --task classification (or leave --task to be inferred)"
-            )
+        check_regression_target(column)
         values = numeric_values(column, source)
         center, scale = center_and_scale(values, "standard")
         return Target(name, "regression", center=center, scale=scale)
-    if column.dtype.kind in "iuf" or (column.dtype.kind != "b" and is_numeric(column)):
+    kind = target_kind(column)
+    if kind == "numeric":
         values = numeric_values(column, source)
         classes: list[Any] = [json_value(v) for v in np.unique(values)]
-    elif column.dtype.kind == "b":
+    elif kind == "bool":
         classes = [v for v in (False, True) if (column == v).any()]
-    elif isinstance(column.dtype, pd.CategoricalDtype):
-        present = set(column.dropna().astype(str))  # a categorical keeps its own class order
+    elif kind == "categorical":
+        present = set(column.dropna().astype(str))
         classes = [str(c) for c in column.cat.categories if str(c) in present]
     else:
         classes = sorted(set(as_text(column)))

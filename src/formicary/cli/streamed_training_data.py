@@ -180,8 +180,9 @@ class _ExactPreprocessing:
     """The preprocessing of a whole file, gathered in one pass of chunks.
 
     The first rows (``kinds``, a :class:`Preprocessor` fitted on them without a
-    target) decide which columns are numbers and which are categories, and the
-    task; this pass then takes the exact means and scales of every row, every
+    target) decide which columns are numbers and which are categories, the
+    task, and how the labels are read (``target_kind``, from
+    :func:`formicary.preprocessing.target_kind`, as in memory); this pass then takes the exact means and scales of every row, every
     category and every class, so the result is the preprocessing
     ``Preprocessor.fit`` would give on the whole table loaded at once.
     """
@@ -206,16 +207,23 @@ class _ExactPreprocessing:
         }
         self.target_moments = _Moments()
         self.labels: set[Any] = set()
+        self.rows_read = 0
 
-    def add(self, chunk: pd.DataFrame) -> None:
-        """Gather a chunk's statistics, categories and classes, checking its cells."""
+    def add(self, chunk: pd.DataFrame, rows_read: int) -> None:
+        """Gather a chunk's statistics, categories and classes, checking its cells.
+
+        ``rows_read`` counts the rows of the file read so far, this chunk's
+        included (also those dropped for empty cells); too many categories or
+        classes are refused as soon as they are seen, naming them.
+        """
         from formicary.preprocessing import as_text, check_category_count, numeric_values
 
+        self.rows_read = rows_read
         for name, moments in self.moments.items():
             moments.add(numeric_values(chunk[name], self.source))
         for name, seen in self.categories.items():
             seen.update(as_text(chunk[name]).tolist())
-            check_category_count(name, len(seen), self.source, complete=False)
+            check_category_count(name, len(seen), self.source, rows=rows_read)
         column = chunk[self.target]
         if self.task == "regression":
             self.target_moments.add(self._numbers(column))
@@ -227,21 +235,16 @@ class _ExactPreprocessing:
 
     def _numbers(self, column: pd.Series) -> np.ndarray:
         """The target's values as float64; text after the first rows is one clear error."""
-        import pandas as pd
+        from formicary.preprocessing import numeric_values
 
-        if column.dtype.kind in "biuf":
-            return column.to_numpy(dtype=np.float64)
-        converted = pd.to_numeric(column, errors="coerce")
-        bad = np.flatnonzero(converted.isna().to_numpy() & column.notna().to_numpy())
-        if bad.size:
-            row = int(column.index[bad[0]]) + 1
-            raise CLIError(
-                f"target column {self.target!r} of {self.source} holds numbers in its first "
-                f"{self.sample_rows:,} rows but row {row} holds {column.iloc[bad[0]]!r}; fix "
-                f"that cell, or raise --sample-rows past row {row} so that the labels are "
-                "read as text"
-            )
-        return converted.to_numpy(dtype=np.float64)
+        return numeric_values(
+            column,
+            self.source,
+            remedy=(
+                f"its first {self.sample_rows:,} rows (--sample-rows) held only numbers: fix "
+                "those cells, or raise --sample-rows past those rows to read the column as text"
+            ),
+        )
 
     def _add_numeric_labels(self, column: pd.Series) -> None:
         """Gather numeric class labels; refuse fractions or too many levels for an inferred task."""
@@ -275,7 +278,7 @@ class _ExactPreprocessing:
         """Refuse more classes than a network is built for, as soon as they are seen."""
         from formicary.preprocessing import check_class_count
 
-        check_class_count(self.target, self.labels, self.source, complete=False)
+        check_class_count(self.target, self.labels, self.source, rows=self.rows_read)
 
     def result(self, scaling: str) -> Preprocessor:
         """The fitted :class:`Preprocessor` (features in the order of ``kinds``)."""
@@ -323,21 +326,6 @@ class _ExactPreprocessing:
         return Preprocessor(features, Target(self.target, "classification", classes), scaling)
 
 
-def _target_kind(column: pd.Series) -> str:
-    """How class labels are read: ``numeric``, ``bool``, ``categorical`` or ``text``."""
-    import pandas as pd
-
-    from formicary.preprocessing import is_numeric
-
-    if column.dtype.kind == "b":
-        return "bool"
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return "categorical"
-    if column.dtype.kind in "iuf" or is_numeric(column):
-        return "numeric"
-    return "text"
-
-
 def _first_rows(
     path: Path, rows: int, chunk_size: int, columns: list[str], text_columns: list[str]
 ) -> pd.DataFrame:
@@ -373,7 +361,12 @@ def streamed_data(
        are read in a second pass after each epoch.
     """
     from formicary import tabular
-    from formicary.preprocessing import Preprocessor, infer_task, missing_rows
+    from formicary.preprocessing import (
+        Preprocessor,
+        check_regression_target,
+        infer_task,
+        target_kind,
+    )
 
     assert options.data is not None
     data = options.data
@@ -407,17 +400,14 @@ def streamed_data(
     task = options.task
     if task == "auto":
         task, reason = infer_task(label_column)
-    target_kind = _target_kind(label_column)
-    if task == "regression" and target_kind != "numeric" and label_column.dtype.kind != "b":
-        raise CLIError(
-            f"target column {target_name!r} holds text, which cannot be regressed; "
-            "use --task classification (or leave --task to be inferred)"
-        )
+    label_kind = target_kind(label_column)
+    if task == "regression":
+        check_regression_target(label_column)
     sample_classes = (
-        [str(c) for c in label_column.cat.categories] if target_kind == "categorical" else []
+        [str(c) for c in label_column.cat.categories] if label_kind == "categorical" else []
     )
     text = [*kinds.text_columns]
-    if task == "classification" and target_kind in ("text", "categorical"):
+    if task == "classification" and label_kind in ("text", "categorical"):
         text.append(target_name)
     del sample, label_column
 
@@ -427,7 +417,7 @@ def streamed_data(
         target_name,
         task,
         reason,
-        target_kind,
+        label_kind,
         sample_classes,
         options.sample_rows,
         source,
@@ -440,7 +430,7 @@ def streamed_data(
         counted["rows"] += len(chunk)
         if fraction:
             counted["validation"] += int(_held_out(chunk.index.to_numpy(), fraction, seed).sum())
-        exact.add(chunk)
+        exact.add(chunk, counted["rows"] + counted["dropped"])
     if counted["rows"] == 0:
         raise CLIError(f"every row of {source} has a missing value; nothing is left to use")
     if counted["dropped"]:
@@ -457,9 +447,9 @@ def streamed_data(
     read, read_text = columns_to_read(pre)
 
     def complete_chunks(path: Path) -> Iterator[pd.DataFrame]:
-        """The chunks of ``path`` to train on or score, without rows with empty cells if ``drop``."""
+        """The chunks of ``path`` to train on or score; rows with empty cells refused or dropped."""
         for chunk in tabular.iter_table(path, chunk_size, columns=read, text_columns=read_text):
-            yield chunk.loc[~missing_rows(chunk, read)] if drop else chunk
+            yield without_missing(chunk, read, str(path), drop)[0]
 
     def chunks(
         path: Path, part: str | None, where: str, seen: dict[str, set[str]] | None = None
