@@ -223,6 +223,36 @@ def test_drop_missing_skips_late_rows(work: dict) -> None:
     assert rows["train"] + rows["validation"] == 11_998
 
 
+def test_categorical_target_keeps_its_category_order_both_ways(tmp_path: Path) -> None:
+    """Parquet categories that look like numbers ("3", "1", "2") are classes in that order.
+
+    Loaded whole and streamed, the model files store the same classes (the
+    order of the output neurons); a regression of the same column works both ways.
+    """
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=600)
+    grades = np.where(x > 0.5, "3", np.where(x < -0.5, "1", "2"))
+    table = pd.DataFrame({"x": x, "grade": pd.Categorical(grades, categories=["3", "1", "2"])})
+    table.to_parquet(tmp_path / "grades.parquet", index=False)
+    args = ["train", "grades.parquet", "-t", "grade", "--epochs", "1", "-q"]
+    stream = ["--stream", "--chunk-size", "200"]
+    results = run_two_at_a_time(
+        [
+            [*args, "-o", "memory.fcy"],
+            [*args, *stream, "-o", "stream.fcy"],
+            [*args, "--task", "regression", *stream, "-o", "regression.fcy"],
+        ],
+        tmp_path,
+    )
+    for result in results:
+        ok(result)
+    for name in ("memory", "stream"):
+        target = formicary_core.load(tmp_path / f"{name}.fcy").metadata["preprocessing"]["target"]
+        assert target["classes"] == ["3", "1", "2"], name
+    regression = formicary_core.load(tmp_path / "regression.fcy").metadata["preprocessing"]
+    assert regression["target"]["center"] == pytest.approx(pd.to_numeric(grades).mean())
+
+
 # ---------------------------------------------------------------------- bad input
 @pytest.fixture(scope="module")
 def bad(work: dict) -> Path:
@@ -249,6 +279,16 @@ def bad(work: dict) -> Path:
     validation = people(300, seed=5)
     validation.loc[7, "label"] = "extreme"
     validation.to_csv(folder / "val_bad.csv", index=False)
+    validation = people(300, seed=6)
+    validation.loc[7, "age"] = np.nan
+    validation.to_csv(folder / "val_holes.csv", index=False)
+    # 1,500 more distinct values from row 10,501 on: only the second chunk holds them
+    colours = base.copy()
+    colours.loc[10_500:, "colour"] = [f"shade{i}" for i in range(1_500)]
+    colours.to_csv(folder / "late_colours.csv", index=False)
+    labels = base.copy()
+    labels.loc[10_500:, "label"] = [f"kind{i}" for i in range(1_500)]
+    labels.to_csv(folder / "late_labels.csv", index=False)
     return folder
 
 
@@ -292,7 +332,23 @@ BAD_INPUTS = [
         [*TRAIN, "train.csv", "--stream", "--validation-data", "val_bad.csv"],
         ["val_bad.csv", "'extreme'", "never saw"],
     ),
+    (
+        [*TRAIN, "train.csv", "--stream", "--validation-data", "val_holes.csv"],
+        ["val_holes.csv", "row 8 column 'age'", "fill them in, or pass --drop-missing"],
+    ),
 ]
+#: Too many categories or classes: one message loaded whole or streamed, the streamed one
+#: naming the rows read when it stopped (the first chunk of 10,000 rows has only 3 of each).
+TOO_MANY = (
+    "column 'colour' of late_colours.csv holds text with 1,503 distinct values{}, too many to "
+    "one-hot encode (limit 50); it looks like an identifier or free text: leave it out with "
+    "--exclude colour",
+    "target column 'label' of late_labels.csv holds 1,503 distinct values{}, too many classes "
+    "(limit 100); if it is a quantity, use --task regression",
+)
+for name, message in zip(("late_colours.csv", "late_labels.csv"), TOO_MANY, strict=True):
+    BAD_INPUTS.append(([*TRAIN, name, "--stream"], [message.format(" in its first 12,000 rows")]))
+    BAD_INPUTS.append(([*TRAIN, name], [message.format("")]))
 
 
 @pytest.fixture(scope="module")
