@@ -9,6 +9,7 @@ load (``OPENBLAS_NUM_THREADS`` and friends, then threadpoolctl and
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import itertools
 import json
@@ -376,3 +377,32 @@ def replace_section(name: str, body: str, path: Path = RESULTS) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
+
+
+def add_run_options(parser: Any, frameworks: tuple[str, ...]) -> None:
+    """The options both benchmarks take: threads, frameworks, --write and the quiet-machine rules."""
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", default="2,1", help="comma-separated thread counts")
+    parser.add_argument("--frameworks", default=",".join(frameworks))
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=0.15,
+        help="start a run only when other processes use fewer CPUs than this; rerun if they did",
+    )
+    parser.add_argument("--retries", type=int, default=3, help="reruns of a disturbed run")
+    parser.add_argument("--max-wait", type=float, default=120.0, help="seconds to wait for quiet")
+
+
+def publish(section: str, info: dict[str, Any], summary: list, report: str, write: bool) -> None:
+    """Keep the raw numbers in results/<section>.json, print the report, and with ``write`` put it in RESULTS.md."""
+    info["load_average_end"] = os.getloadavg()
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / f"{section}.json").write_text(
+        json.dumps({"machine": info, "cases": summary}, indent=1)
+    )
+    print(report)
+    if write:
+        replace_section(section, report)

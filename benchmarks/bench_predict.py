@@ -198,15 +198,9 @@ def markdown(summary: list[dict[str, Any]], info: dict[str, Any], args: Any) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", default="2,1")
-    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
-    parser.add_argument("--quiet", type=float, default=0.15)
-    parser.add_argument("--retries", type=int, default=3)
-    parser.add_argument("--max-wait", type=float, default=120.0)
+    parser.add_argument("--quick", action="store_true", help="a few cases, 3 repeats")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per case (median)")
+    common.add_run_options(parser, FRAMEWORKS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
@@ -242,14 +236,7 @@ def main() -> None:
             f"{n}: {r['rows_per_second']:,.0f} rows/s x{r['speedup']:.2f}" for n, r in rows.items()
         )
         print(f"{label(case)}: {text}", flush=True)
-    info["load_average_end"] = os.getloadavg()
-    out_dir = common.HERE / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "predict.json").write_text(json.dumps({"machine": info, "cases": summary}, indent=1))
-    report = markdown(summary, info, args)
-    print(report)
-    if args.write:
-        common.replace_section("predict", report)
+    common.publish("predict", info, summary, markdown(summary, info, args), args.write)
 
 
 if __name__ == "__main__":

@@ -362,21 +362,10 @@ def markdown(summary: list[dict[str, Any]], info: dict[str, Any], args: Any) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="a few cases, 1 timed epoch")
     parser.add_argument("--epochs", type=int, default=None, help="timed epochs (default 3)")
     parser.add_argument("--repeats", type=int, default=1, help="fresh processes per case")
-    parser.add_argument("--threads", default="2,1", help="comma-separated thread counts")
-    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
-    parser.add_argument(
-        "--quiet",
-        type=float,
-        default=0.15,
-        help="start a run only when other processes use fewer CPUs than this; rerun if they did",
-    )
-    parser.add_argument("--retries", type=int, default=3, help="reruns of a disturbed run")
-    parser.add_argument("--max-wait", type=float, default=120.0, help="seconds to wait for quiet")
+    common.add_run_options(parser, FRAMEWORKS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
@@ -411,14 +400,7 @@ def main() -> None:
             for n, r in item["rows"].items()
         )
         print(f"[{time.perf_counter() - began:5.0f}s] {item['label']}: {text}", flush=True)
-    info["load_average_end"] = os.getloadavg()
-    out_dir = common.HERE / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "train.json").write_text(json.dumps({"machine": info, "cases": summary}, indent=1))
-    report = markdown(summary, info, args)
-    print(report)
-    if args.write:
-        common.replace_section("train", report)
+    common.publish("train", info, summary, markdown(summary, info, args), args.write)
 
 
 if __name__ == "__main__":
