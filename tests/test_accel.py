@@ -60,7 +60,11 @@ def test_compiled_optimizers_match_numpy_bit_for_bit(dtype, optimizer):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", ["relu", "sigmoid"]])
+@pytest.mark.parametrize(
+    "activation",
+    ["sigmoid", "relu", "tanh", fc.activations.leaky_relu(0.1), ["relu", "sigmoid"]],
+    ids=["sigmoid", "relu", "tanh", "leaky_relu", "relu+sigmoid"],
+)
 def test_fused_hidden_layers_match_numpy_bit_for_bit(dtype, activation):
     reference, _ = _train("numpy", activation, dtype, "adam", output="sigmoid")
     compiled, _ = _train("numba", activation, dtype, "adam", output="sigmoid")
@@ -73,7 +77,11 @@ def test_the_kernels_really_run():
     for dtype in (np.float32, np.float64):
         _train("numba", "relu", dtype, "adam")
         _train("numba", "sigmoid", dtype, "sgd")
+        _train("numba", ["tanh", fc.activations.leaky_relu(0.1)], dtype, "sgd")
     for kernel in (
+        accel.bias_add,
+        accel.one_minus_square,
+        accel.bias_leaky_relu,
         accel.adam,
         accel.sgd,
         accel.bias_relu,
@@ -108,6 +116,13 @@ def test_fused_sigmoid_and_relu_at_the_extremes(dtype):
     relu(z, bias + 1, a)
     np.testing.assert_array_equal(a, np.maximum(z0 + 1, 0))
     np.testing.assert_array_equal(z[0, :5], (z0[0, :5] + 1 > 0).astype(dtype))
+
+    leaky = fc.activations.leaky_relu(0.1)
+    fused = _fused_layer(leaky, np.dtype(dtype), accel)
+    z, a = z0.copy(), np.empty_like(z0)
+    fused(z, bias, a)
+    np.testing.assert_array_equal(a, leaky.function(z0))  # NaN stays NaN
+    np.testing.assert_array_equal(z[0, :5], np.where(z0[0, :5] > 0, 1, 0.1).astype(dtype))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -219,3 +219,33 @@ def one_over_one_plus(a, one):  # pragma: no cover - compiled
     for r in range(rows):
         for c in range(cols):
             a[r, c] = one / (a[r, c] + one)
+
+
+@_jit
+def bias_leaky_relu(z, bias, a, slope, one):  # pragma: no cover - compiled
+    """``a = max(z + b, slope (z + b))`` and ``z = 1 if z + b > 0 else slope``, NaN kept in ``a``."""
+    rows, cols = z.shape
+    for r in range(rows):
+        for c in range(cols):
+            s = z[r, c] + bias[c]
+            t = s * slope
+            a[r, c] = s if (s >= t or s != s) else t
+            z[r, c] = one if s > 0 else slope
+
+
+@_jit
+def bias_add(z, bias, out):  # pragma: no cover - compiled
+    """``out = z + b`` (each row plus the bias vector)."""
+    rows, cols = z.shape
+    for r in range(rows):
+        for c in range(cols):
+            out[r, c] = z[r, c] + bias[c]
+
+
+@_jit
+def one_minus_square(a, out, one):  # pragma: no cover - compiled
+    """``out = 1 - a^2``: tanh'(z) from ``a = tanh(z)``."""
+    rows, cols = a.shape
+    for r in range(rows):
+        for c in range(cols):
+            out[r, c] = one - a[r, c] * a[r, c]

@@ -127,11 +127,21 @@ def _hidden_kind(act: _activations.Activation) -> str:
     return _GENERAL
 
 
+def _is_builtin_leaky_relu(act: _activations.Activation) -> bool:
+    """Whether ``act`` was made by :func:`formicary.activations.leaky_relu` (not a look-alike)."""
+    function = act.function
+    return (
+        getattr(function, "__module__", None) == _activations.__name__
+        and getattr(function, "__qualname__", "") == "leaky_relu.<locals>.function"
+    )
+
+
 def _fused_layer(act: _activations.Activation, dtype: np.dtype, kernels: Any) -> Any:
     """``f(z, b, a)``: ``a = sigma(z + b)`` and ``z = sigma'(z + b)`` in fused passes, or None.
 
-    Only for the built-in sigmoid and ReLU with the compiled backend; the
-    passes do NumPy's arithmetic in NumPy's order (same results, bit for bit).
+    Only for the built-in sigmoid, ReLU, tanh and leaky ReLU with the compiled
+    backend; the passes do NumPy's arithmetic in NumPy's order (same results,
+    bit for bit).
     """
     if kernels is None:
         return None
@@ -153,6 +163,23 @@ def _fused_layer(act: _activations.Activation, dtype: np.dtype, kernels: Any) ->
             return a
 
         return relu
+    if act is _activations.tanh:
+
+        def tanh(z: np.ndarray, bias: np.ndarray, a: np.ndarray) -> np.ndarray:
+            kernels.bias_add(z, bias, a)  # a = z + b
+            np.tanh(a, out=a)
+            kernels.one_minus_square(a, z, one)  # z = 1 - a^2
+            return a
+
+        return tanh
+    if _is_builtin_leaky_relu(act):
+        slope = dtype.type(act.params["slope"])
+
+        def leaky_relu(z: np.ndarray, bias: np.ndarray, a: np.ndarray) -> np.ndarray:
+            kernels.bias_leaky_relu(z, bias, a, slope, one)
+            return a
+
+        return leaky_relu
     return None
 
 
