@@ -15,6 +15,7 @@ from formicary.preprocessing import (  # noqa: E402
     Preprocessor,
     check_category_count,
     check_class_count,
+    feature_kind,
     infer_task,
     numeric_values,
     target_kind,
@@ -180,6 +181,51 @@ def test_labels_survive_encode_decode(labels: list[str]) -> None:
     pre = Preprocessor.fit(frame, "y")
     codes = pre.encode_target(frame["y"])
     assert pre.decode(pre.network_targets(codes)).tolist() == labels
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        (pd.Series([1.5, -2.0, 3.25]), "numeric"),
+        (pd.Series([3, 1, 2]), "numeric"),
+        (pd.Series([True, False, True]), "numeric"),
+        (pd.Series(["1.5", "2", "-3e2"], dtype=object), "numeric"),
+        (pd.Series(["1", "2"], dtype="string"), "numeric"),
+        (pd.Series(["red", "blue", "red"]), "categorical"),
+        (pd.Series(["a", "b", "1"]), "categorical"),  # one number in three: text
+        (pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02"])), "categorical"),
+        (pd.Series(pd.Categorical(["x", "y"])), "categorical"),
+    ],
+)
+def test_feature_kind_follows_the_cells(column: pd.Series, kind: str) -> None:
+    assert feature_kind(column) == kind
+    assert feature_kind(column, categorical=True) == "categorical"
+
+
+def test_feature_kind_names_the_typing_errors_of_a_mostly_numeric_column() -> None:
+    column = pd.Series(["31", "42", "old", "28"], name="age")
+    with pytest.raises(
+        ValueError, match=r"'age' of people.csv .* row 3 holds 'old'.*--categorical"
+    ):
+        feature_kind(column, "people.csv")
+    assert feature_kind(column, categorical=True) == "categorical"
+
+
+def test_fit_decides_kinds_by_feature_kind(table: pd.DataFrame) -> None:
+    pre = Preprocessor.fit(table, "label", categorical=["rooms"])
+    expected = [
+        feature_kind(table[name], categorical=name == "rooms") for name in pre.feature_names
+    ]
+    assert (
+        [f.kind for f in pre.features]
+        == expected
+        == [
+            "numeric",
+            "categorical",
+            "categorical",
+            "numeric",
+        ]
+    )
 
 
 # ---------------------------------------------------------------------- errors

@@ -66,6 +66,7 @@ __all__ = [
     "check_class_count",
     "check_regression_target",
     "describe_missing",
+    "feature_kind",
     "infer_task",
     "is_numeric",
     "json_value",
@@ -425,14 +426,10 @@ class Preprocessor:
         specs: list[NumericFeature | CategoricalFeature] = []
         for name in names:
             column = frame[name]
-            if name not in categorical and (column.dtype.kind in "biuf" or is_numeric(column)):
+            if feature_kind(column, source, categorical=name in categorical) == "numeric":
                 values = numeric_values(column, source)
                 specs.append(NumericFeature(name, *center_and_scale(values, scaling)))
                 continue
-            if name not in categorical:
-                _, share = _looks_numeric(column)
-                if share >= 0.5:
-                    numeric_values(column, source)  # raises, naming the bad cells
             levels = sorted(set(as_text(column)))
             check_category_count(name, len(levels), source, limit=max_categories)
             specs.append(CategoricalFeature(name, levels))
@@ -680,6 +677,48 @@ def is_numeric(column: pd.Series) -> bool:
         return False
     numeric, _ = _looks_numeric(column)
     return numeric
+
+
+def feature_kind(column: pd.Series, source: str = "the data", *, categorical: bool = False) -> str:
+    """Whether a feature column is a number ``v`` scaled to one input or categories one-hot encoded.
+
+    The one rule for a table loaded whole (:meth:`Preprocessor.fit`) and for
+    ``formicary train --stream``, which applies it to a file's first
+    ``--sample-rows`` rows.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        The feature column, without empty cells (its first rows, when a file
+        is read in chunks).
+    source : str
+        Names the table in the error message.
+    categorical : bool
+        The column is named by ``--categorical``: categories even when it
+        holds numbers (codes such as ``007``).
+
+    Returns
+    -------
+    {"numeric", "categorical"}
+        ``"numeric"`` when :func:`is_numeric` holds (numbers, booleans, or text
+        whose every cell is a number) and the column is not ``categorical``;
+        ``"categorical"`` otherwise: text, dates, or ``categorical``.
+
+    Raises
+    ------
+    ValueError
+        When at least half of the cells are numbers but some are not: most
+        likely numbers with typing errors, so the message names those cells
+        and offers ``--categorical`` if they really are categories.
+    """
+    if categorical:
+        return "categorical"
+    if is_numeric(column):
+        return "numeric"
+    _, share = _looks_numeric(column)
+    if share >= 0.5:
+        numeric_values(column, source)  # raises for text cells (dates convert, and stay categories)
+    return "categorical"
 
 
 class _Summary(Protocol):
