@@ -253,6 +253,66 @@ def test_categorical_target_keeps_its_category_order_both_ways(tmp_path: Path) -
     assert regression["target"]["center"] == pytest.approx(pd.to_numeric(grades).mean())
 
 
+def test_feature_kinds_are_decided_alike_loaded_whole_and_streamed(tmp_path: Path) -> None:
+    """One rule (``preprocessing.feature_kind``) decides every feature's kind, both ways.
+
+    Numbers, booleans, numbers written as text, text, dates, ``--categorical``
+    codes, and ``--features`` naming a column twice (streamed, that was an
+    error about broadcasting shapes): the saved preprocessing is the same.
+    """
+    rng = np.random.default_rng(11)
+    n = 400
+    size = rng.normal(size=n)
+    table = pd.DataFrame(
+        {
+            "size": size,
+            "flag": rng.integers(0, 2, n).astype(bool),
+            "grams": [f"{v:.1f}" for v in rng.uniform(1, 9, n)],  # numbers as text
+            "shade": rng.choice(["dark", "light"], n),
+            "day": pd.to_datetime("2024-03-01") + pd.to_timedelta(rng.integers(0, 4, n), "D"),
+            "zone": rng.choice([7, 12, 30], n),
+            "y": np.where(size > 0, "big", "small"),
+        }
+    )
+    table.to_parquet(tmp_path / "kinds.parquet", index=False)
+    features = "size,flag,grams,shade,day,zone,size"
+    args = ["train", "kinds.parquet", "-t", "y", "--features", features, "--categorical", "zone"]
+    args += ["--epochs", "1", "-q"]
+    results = run_two_at_a_time(
+        [
+            [*args, "-o", "memory.fcy"],
+            [*args, "--stream", "--chunk-size", "150", "-o", "stream.fcy"],
+        ],
+        tmp_path,
+    )
+    for result in results:
+        ok(result)
+    memory, streamed = (
+        formicary_core.load(tmp_path / f"{name}.fcy").metadata["preprocessing"]
+        for name in ("memory", "stream")
+    )
+    kinds = [(f["name"], f["kind"]) for f in memory["features"]]
+    assert kinds == [
+        ("size", "numeric"),
+        ("flag", "numeric"),
+        ("grams", "numeric"),
+        ("shade", "categorical"),
+        ("day", "categorical"),
+        ("zone", "categorical"),
+        ("size", "numeric"),
+    ]
+    assert streamed["inputs"] == memory["inputs"]
+    assert streamed["target"] == memory["target"]
+    for ours, theirs in zip(streamed["features"], memory["features"], strict=True):
+        assert ours.keys() == theirs.keys()
+        if ours["kind"] == "numeric":
+            assert ours["center"] == pytest.approx(theirs["center"], rel=1e-12)
+            assert ours["scale"] == pytest.approx(theirs["scale"], rel=1e-12)
+        else:
+            assert ours["categories"] == theirs["categories"]
+    assert memory["features"][5]["categories"] == ["12", "30", "7"]
+
+
 # ---------------------------------------------------------------------- bad input
 @pytest.fixture(scope="module")
 def bad(work: dict) -> Path:
@@ -327,6 +387,18 @@ BAD_INPUTS = [
     (
         words("train codes.csv -t code --exclude id,value,label --stream"),
         ["row 11501 holds 'x'", "--sample-rows"],
+    ),
+    (
+        words("train train.csv -t label --features age,label --stream"),
+        ["column 'label' is the target; it cannot also be a feature"],
+    ),
+    (
+        words("train train.csv -t label --exclude id,age,income,colour,value --stream"),
+        ["no feature columns besides the target 'label'"],
+    ),
+    (
+        [*TRAIN, "train.csv", "--stream", "--categorical", "colr"],
+        ["no column to treat as a category 'colr'", "Did you mean 'colour'"],
     ),
     (
         [*TRAIN, "train.csv", "--stream", "--validation-data", "val_bad.csv"],

@@ -25,7 +25,6 @@ from formicary.cli.data_common import (
     check_labelled_file,
     columns_to_read,
     note,
-    split_names,
     without_missing,
 )
 from formicary.cli.scores import score_chunk, scores_for, split_metrics
@@ -33,6 +32,7 @@ from formicary.cli.training_data import (
     DataOptions,
     Prepared,
     ask_for_target,
+    categorical_features,
     feature_columns,
 )
 
@@ -179,17 +179,19 @@ class _Moments:
 class _ExactPreprocessing:
     """The preprocessing of a whole file, gathered in one pass of chunks.
 
-    The first rows (``kinds``, a :class:`Preprocessor` fitted on them without a
-    target) decide which columns are numbers and which are categories, the
-    task, and how the labels are read (``target_kind``, from
-    :func:`formicary.preprocessing.target_kind`, as in memory); this pass then takes the exact means and scales of every row, every
-    category and every class, so the result is the preprocessing
-    ``Preprocessor.fit`` would give on the whole table loaded at once.
+    The first rows decide which columns are numbers and which are categories
+    (``kinds``: ``(name, kind)`` per feature, from
+    :func:`formicary.preprocessing.feature_kind`), the task, and how the
+    labels are read (``target_kind``, from
+    :func:`formicary.preprocessing.target_kind`), as in memory; this pass then
+    takes the exact means and scales of every row, every category and every
+    class, so the result is the preprocessing ``Preprocessor.fit`` would give
+    on the whole table loaded at once.
     """
 
     def __init__(
         self,
-        kinds: Preprocessor,
+        kinds: list[tuple[str, str]],
         target: str,
         task: str,
         reason: str | None,
@@ -201,9 +203,9 @@ class _ExactPreprocessing:
         self.kinds, self.target, self.task, self.reason = kinds, target, task, reason
         self.target_kind, self.sample_classes = target_kind, sample_classes
         self.sample_rows, self.source = sample_rows, source
-        self.moments = {f.name: _Moments() for f in kinds.features if f.kind == "numeric"}
+        self.moments = {name: _Moments() for name, kind in kinds if kind == "numeric"}
         self.categories: dict[str, set[str]] = {
-            f.name: set() for f in kinds.features if f.kind == "categorical"
+            name: set() for name, kind in kinds if kind == "categorical"
         }
         self.target_moments = _Moments()
         self.labels: set[Any] = set()
@@ -220,7 +222,11 @@ class _ExactPreprocessing:
 
         self.rows_read = rows_read
         for name, moments in self.moments.items():
-            moments.add(numeric_values(chunk[name], self.source))
+            remedy = (
+                f"its first {self.sample_rows:,} rows (--sample-rows) held only numbers: fix "
+                f"those cells, or treat the column as a category (--categorical {name})"
+            )
+            moments.add(numeric_values(chunk[name], self.source, remedy=remedy))
         for name, seen in self.categories.items():
             seen.update(as_text(chunk[name]).tolist())
             check_category_count(name, len(seen), self.source, rows=rows_read)
@@ -293,13 +299,13 @@ class _ExactPreprocessing:
         )
 
         features: list[NumericFeature | CategoricalFeature] = []
-        for spec in self.kinds.features:
-            if spec.kind == "numeric":
+        for name, kind in self.kinds:
+            if kind == "numeric":
                 features.append(
-                    NumericFeature(spec.name, *center_and_scale(self.moments[spec.name], scaling))
+                    NumericFeature(name, *center_and_scale(self.moments[name], scaling))
                 )
             else:
-                features.append(CategoricalFeature(spec.name, sorted(self.categories[spec.name])))
+                features.append(CategoricalFeature(name, sorted(self.categories[name])))
         if self.task == "regression":
             center, scale = center_and_scale(self.target_moments, "standard")
             return Preprocessor(
@@ -362,8 +368,8 @@ def streamed_data(
     """
     from formicary import tabular
     from formicary.preprocessing import (
-        Preprocessor,
         check_regression_target,
+        feature_kind,
         infer_task,
         target_kind,
     )
@@ -376,10 +382,8 @@ def streamed_data(
         raise ask_for_target(data, source)
     target_name = options.target
     used = feature_columns(header, target_name, options, source)
-    categorical = split_names(options.categorical)
-    tabular.check_columns(categorical, header, source, role="column to treat as a category")
-    categorical = [name for name in categorical if name in used]
-    columns = [*used, target_name]
+    categorical = categorical_features(header, used, options, source)
+    columns = list(dict.fromkeys([*used, target_name]))  # --features may name a column twice
     drop = options.drop_missing
     chunk_size = options.chunk_size
 
@@ -392,9 +396,11 @@ def streamed_data(
             "value; raise --sample-rows so that some complete rows are read first"
         )
     scaling = "standard" if options.scale == "auto" else options.scale
-    kinds = Preprocessor.fit(
-        sample, None, scaling=scaling, features=used, categorical=categorical, source=source
-    )
+    kind = {
+        name: feature_kind(sample[name], source, categorical=name in categorical)
+        for name in columns[:-1]
+    }
+    kinds = [(name, kind[name]) for name in used]
     label_column = sample[target_name]
     reason = None
     task = options.task
@@ -406,7 +412,7 @@ def streamed_data(
     sample_classes = (
         [str(c) for c in label_column.cat.categories] if label_kind == "categorical" else []
     )
-    text = [*kinds.text_columns]
+    text = [name for name in columns[:-1] if kind[name] == "categorical"]
     if task == "classification" and label_kind in ("text", "categorical"):
         text.append(target_name)
     del sample, label_column

@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from formicary.preprocessing import Preprocessor
     from formicary.training import History
 
-__all__ = ["DataOptions", "Prepared", "ask_for_target", "feature_columns", "loaded_data"]
+__all__ = [
+    "DataOptions",
+    "Prepared",
+    "ask_for_target",
+    "categorical_features",
+    "feature_columns",
+    "loaded_data",
+]
 
 
 @dataclass
@@ -86,7 +93,11 @@ class Prepared:
 def feature_columns(
     columns: list[str], target_name: str, options: DataOptions, source: str
 ) -> list[str]:
-    """The feature columns ``train`` uses: ``--features`` (or all but the target) minus ``--exclude``."""
+    """The feature columns ``train`` uses: ``--features`` (or all but the target) minus ``--exclude``.
+
+    Loaded whole or streamed alike, the target cannot be a feature and at
+    least one feature must be left.
+    """
     from formicary.tabular import check_columns
 
     check_columns([target_name], columns, source, role="target column")
@@ -94,7 +105,26 @@ def feature_columns(
     check_columns(excluded, columns, source, role="column to exclude")
     chosen = split_names(options.features) or [c for c in columns if c != target_name]
     check_columns(chosen, columns, source, role="feature column")
-    return [c for c in chosen if c not in excluded]
+    used = [c for c in chosen if c not in excluded]
+    if target_name in used:
+        raise CLIError(f"column {target_name!r} is the target; it cannot also be a feature")
+    if not used:
+        raise CLIError(
+            f"{source} has no feature columns besides the target {target_name!r}; "
+            "a network needs at least one input"
+        )
+    return used
+
+
+def categorical_features(
+    columns: list[str], used: list[str], options: DataOptions, source: str
+) -> list[str]:
+    """The ``--categorical`` columns among the features ``used`` (each must be a column)."""
+    from formicary.tabular import check_columns
+
+    categorical = split_names(options.categorical)
+    check_columns(categorical, columns, source, role="column to treat as a category")
+    return [name for name in categorical if name in used]
 
 
 def ask_for_target(data: Path | None, source: str) -> CLIError:
@@ -130,7 +160,9 @@ def loaded_data(
     target_name = options.target if options.target is not None else spec.get("target")
     if target_name is None:
         raise ask_for_target(options.data, source)
-    used = feature_columns([str(c) for c in frame.columns], target_name, options, source)
+    header = [str(c) for c in frame.columns]
+    used = feature_columns(header, target_name, options, source)
+    categorical = categorical_features(header, used, options, source)
     drop = options.drop_missing
     frame = handle_missing(frame, [*used, target_name], source, drop, err, quiet)
     if test is not None:
@@ -146,7 +178,7 @@ def loaded_data(
         task=options.task,
         scaling=scaling,
         features=used,
-        categorical=split_names(options.categorical),
+        categorical=categorical,
         source=source,
     )
     assert pre.target is not None
