@@ -143,11 +143,8 @@ def test_streamed_training_matches_in_memory_accuracy(work: dict) -> None:
     assert report(work, "memory")["streamed"] is False
 
 
-def test_streamed_preprocessing_equals_the_in_memory_one(work: dict) -> None:
-    """One pass gives the exact means, scales, categories and classes of the whole file."""
-    folder = work["folder"]
-    memory = formicary_core.load(folder / "memory.fcy").metadata["preprocessing"]
-    streamed = report(work, "info")["preprocessing"]
+def assert_same_preprocessing(streamed: dict, memory: dict) -> None:
+    """The preprocessing saved by a streamed run equals the one of the table loaded whole."""
     assert streamed["inputs"] == memory["inputs"]
     assert streamed["target"] == memory["target"]
     for ours, theirs in zip(streamed["features"], memory["features"], strict=True):
@@ -157,6 +154,14 @@ def test_streamed_preprocessing_equals_the_in_memory_one(work: dict) -> None:
             assert ours["scale"] == pytest.approx(theirs["scale"], rel=1e-12)
         else:
             assert ours["categories"] == theirs["categories"]
+
+
+def test_streamed_preprocessing_equals_the_in_memory_one(work: dict) -> None:
+    """One pass gives the exact means, scales, categories and classes of the whole file."""
+    folder = work["folder"]
+    memory = formicary_core.load(folder / "memory.fcy").metadata["preprocessing"]
+    streamed = report(work, "info")["preprocessing"]
+    assert_same_preprocessing(streamed, memory)
 
 
 def test_streamed_model_works_with_predict_evaluate_and_info(work: dict) -> None:
@@ -301,15 +306,7 @@ def test_feature_kinds_are_decided_alike_loaded_whole_and_streamed(tmp_path: Pat
         ("zone", "categorical"),
         ("size", "numeric"),
     ]
-    assert streamed["inputs"] == memory["inputs"]
-    assert streamed["target"] == memory["target"]
-    for ours, theirs in zip(streamed["features"], memory["features"], strict=True):
-        assert ours.keys() == theirs.keys()
-        if ours["kind"] == "numeric":
-            assert ours["center"] == pytest.approx(theirs["center"], rel=1e-12)
-            assert ours["scale"] == pytest.approx(theirs["scale"], rel=1e-12)
-        else:
-            assert ours["categories"] == theirs["categories"]
+    assert_same_preprocessing(streamed, memory)
     assert memory["features"][5]["categories"] == ["12", "30", "7"]
 
 
