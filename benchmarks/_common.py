@@ -406,3 +406,10 @@ def publish(section: str, info: dict[str, Any], summary: list, report: str, writ
     print(report)
     if write:
         replace_section(section, report)
+
+
+def framework_label(name: str) -> str:
+    """How a framework is named in the tables: Formicary's two backends told apart."""
+    if name.startswith("formicary"):
+        return f"formicary ({'NumPy only' if name == 'formicary-numpy' else 'fast'})"
+    return name

@@ -186,10 +186,8 @@ def markdown(summary: list[dict[str, Any]], info: dict[str, Any], args: Any) -> 
     ]
     for item in summary:
         for name, row in item["rows"].items():
-            if name.startswith("formicary"):
-                name = f"formicary ({'NumPy only' if name == 'formicary-numpy' else 'fast'})"
             lines.append(
-                f"| {item['label']} | {name} | {row['rows_per_second']:,.0f} "
+                f"| {item['label']} | {common.framework_label(name)} | {row['rows_per_second']:,.0f} "
                 f"| {row['seconds'] * 1000:.1f} | {row['speedup']:.2f} "
                 f"| {row['interference_cpus']:.2f} |"
             )

@@ -343,14 +343,12 @@ def markdown(summary: list[dict[str, Any]], info: dict[str, Any], args: Any) -> 
     ]
     for item in summary:
         for name, row in item["rows"].items():
-            if name.startswith("formicary"):
-                name = f"formicary ({'NumPy only' if row['backend'] == 'numpy' else 'fast'})"
             per_batch = row["per_batch_us"]
             per_batch_text = (
                 f"{per_batch / 1000:.2f} ms" if per_batch >= 1000 else f"{per_batch:.0f} us"
             )
             lines.append(
-                f"| {item['label']} (peak {item['peak_gflops']:.0f} GFLOP/s) | {name} "
+                f"| {item['label']} (peak {item['peak_gflops']:.0f} GFLOP/s) | {common.framework_label(name)} "
                 f"| {row['seconds_per_epoch']:.3f} | {per_batch_text} | {row['ratio']:.2f} "
                 f"| {row['gflops']:.1f} | {row['percent_of_peak']:.0f}% "
                 f"| {row['peak_rss_mb']:.0f} | {row['extra_mb']:.1f} "
